@@ -1,0 +1,18 @@
+//! The catalog: products, the category tree, search and import.
+
+pub mod cursor;
+pub mod import;
+pub mod model;
+pub mod search;
+pub mod service;
+pub mod spelling;
+pub mod synthetic;
+pub mod tree;
+
+pub use import::{ImportCounts, ImportRecord, ProductDraft, Rejection};
+pub use model::{Category, CategoryNode, CategoryRef, CategorySlug, ProductDetail, ProductSummary, Sku};
+pub use search::{
+    Cursor, Facets, PriceBand, SearchParams, SearchQuery, SearchResult, SearchText, Sort,
+    StoreSearch, Suggestion,
+};
+pub use service::CatalogService;

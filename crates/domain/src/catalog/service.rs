@@ -1,0 +1,256 @@
+//! The catalog service: search, suggestions, categories and import, with
+//! hot results cached behind the [`Cache`] port.
+//!
+//! Cache keys carry the catalog version, so a catalog change (an import in
+//! this process, or in another one, seen by [`CatalogService::refresh_version`])
+//! makes every older entry unreachable at once; the TTL then reclaims them.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use super::cursor::{After, Cursor};
+use super::import::{ImportCounts, ProductDraft};
+use super::model::{CategoryNode, ProductDetail};
+use super::search::{SearchParams, SearchQuery, SearchResult, SearchText, Sort, StoreSearch, Suggestion};
+use super::spelling::best_correction;
+use super::tree::CategoryIndex;
+use crate::ports::{Cache, CatalogStore};
+use crate::{DomainError, ValidationError};
+
+/// Most suggestions returned for one prefix.
+pub const MAX_SUGGESTIONS: usize = 10;
+
+pub struct CatalogService<S, C> {
+    store: S,
+    cache: C,
+    ttl: Duration,
+    version: AtomicI64,
+    categories: RwLock<Arc<CategoryIndex>>,
+}
+
+fn internal(e: serde_json::Error) -> DomainError {
+    DomainError::Store(crate::StoreError::Internal(format!("serialising a response: {e}")))
+}
+
+impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
+    pub fn new(store: S, cache: C, ttl: Duration) -> Self {
+        CatalogService {
+            store,
+            cache,
+            ttl,
+            version: AtomicI64::new(-1),
+            categories: RwLock::new(Arc::new(CategoryIndex::default())),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn cache(&self) -> &C {
+        &self.cache
+    }
+
+    /// Reads the catalog version from the store; call periodically so that
+    /// changes made by other processes invalidate this one's cache.
+    pub async fn refresh_version(&self) -> Result<i64, DomainError> {
+        let v = self.store.catalog_version().await?;
+        self.version.store(v, Ordering::Release);
+        Ok(v)
+    }
+
+    async fn current_version(&self) -> Result<i64, DomainError> {
+        match self.version.load(Ordering::Acquire) {
+            -1 => self.refresh_version().await,
+            v => Ok(v),
+        }
+    }
+
+    async fn category_index(&self) -> Result<Arc<CategoryIndex>, DomainError> {
+        let version = self.current_version().await?;
+        {
+            // A poisoned lock only means another thread panicked while
+            // swapping an Arc; the Arc inside is still whole.
+            let idx = self.categories.read().unwrap_or_else(|e| e.into_inner());
+            if idx.version == version {
+                return Ok(idx.clone());
+            }
+        }
+        let rows = self.store.categories().await?;
+        let idx = Arc::new(CategoryIndex::new(version, rows));
+        *self.categories.write().unwrap_or_else(|e| e.into_inner()) = idx.clone();
+        Ok(idx)
+    }
+
+    /// `GET /api/products`: the JSON body, from the cache when it is hot.
+    pub async fn search(&self, raw: &SearchQuery) -> Result<Bytes, DomainError> {
+        let params = SearchParams::parse(raw)?;
+        let version = self.current_version().await?;
+        let key = format!(
+            "search:{version}:{}|l={}|c={}",
+            params.canonical(),
+            params.limit,
+            params.cursor.as_ref().map(Cursor::encode).unwrap_or_default()
+        );
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(hit);
+        }
+        let result = self.search_params(&params).await?;
+        let body = Bytes::from(serde_json::to_vec(&result).map_err(internal)?);
+        self.cache.put(&key, body.clone(), self.ttl).await;
+        Ok(body)
+    }
+
+    /// Runs a validated search against the store, bypassing the cache.
+    pub async fn search_params(&self, params: &SearchParams) -> Result<SearchResult, DomainError> {
+        let idx = self.category_index().await?;
+        let category = match &params.category {
+            Some(r) => Some(idx.resolve(r).ok_or_else(|| {
+                ValidationError::new("category", "no such category (see /api/categories)")
+            })?),
+            None => None,
+        };
+        let mut q = StoreSearch {
+            term_groups: params
+                .text
+                .as_ref()
+                .map(|t| t.terms().iter().map(|w| vec![w.clone()]).collect())
+                .unwrap_or_default(),
+            prefix_last: params.text.as_ref().is_some_and(SearchText::prefix_last),
+            category_key: category.map(|c| c.key),
+            brand: params.brand.as_ref().map(|b| b.to_lowercase()),
+            min_price: params.min_price,
+            max_price: params.max_price,
+            sort: params.sort,
+            limit: params.limit,
+            after: params.cursor.as_ref().map(|c| c.after.clone()),
+            facets: true,
+            facet_parent_key: category.map(|c| c.key),
+        };
+        let mut page = self.store.search(&q).await?;
+        let mut corrected_query = None;
+        if page.total == 0 && !q.term_groups.is_empty() && self.correct(&mut q.term_groups).await? {
+            page = self.store.search(&q).await?;
+            corrected_query = Some(
+                q.term_groups
+                    .iter()
+                    .filter_map(|g| g.last().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        let limit = params.limit as usize;
+        let next_cursor = if page.hits.len() > limit {
+            page.hits.truncate(limit);
+            page.hits
+                .last()
+                .map(|h| Cursor::new(params, After::of(params.sort, h)).encode())
+        } else {
+            None
+        };
+        Ok(SearchResult {
+            items: page.hits.into_iter().map(|h| h.product).collect(),
+            total: page.total,
+            facets: page.facets,
+            next_cursor,
+            corrected_query,
+        })
+    }
+
+    /// Adds the likely intended word to each group whose word the catalog
+    /// does not know. Returns whether anything was added.
+    async fn correct(&self, groups: &mut [Vec<String>]) -> Result<bool, DomainError> {
+        let mut changed = false;
+        for group in groups.iter_mut() {
+            let Some(word) = group.first().cloned() else { continue };
+            let candidates = self.store.similar_terms(&word).await?;
+            if candidates.iter().any(|(c, _)| *c == word) {
+                continue;
+            }
+            if let Some(fix) = best_correction(&word, &candidates) {
+                group.push(fix.to_owned());
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    /// `GET /api/search/suggest`: up to ten completions of what is typed.
+    pub async fn suggest(&self, q: &str) -> Result<Bytes, DomainError> {
+        let Some(text) = SearchText::parse(q)? else {
+            return Ok(Bytes::from_static(br#"{"suggestions":[]}"#));
+        };
+        let version = self.current_version().await?;
+        let key = format!("suggest:{version}:{}{}", text.joined(), text.prefix_last());
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok(hit);
+        }
+        let typed = text.joined();
+        let mut out: Vec<Suggestion> = Vec::new();
+        let push = |text: String, kind: &'static str, out: &mut Vec<Suggestion>| {
+            if out.len() < MAX_SUGGESTIONS && !out.iter().any(|s| s.text.eq_ignore_ascii_case(&text)) {
+                out.push(Suggestion { text, kind });
+            }
+        };
+        for b in self.store.brands_with_prefix(&typed, 3).await? {
+            push(b, "brand", &mut out);
+        }
+        let idx = self.category_index().await?;
+        let mut cats: Vec<_> = idx
+            .rows()
+            .iter()
+            .filter(|r| r.category.name.to_lowercase().starts_with(&typed))
+            .collect();
+        cats.sort_by(|a, b| b.product_count.cmp(&a.product_count));
+        for r in cats.into_iter().take(3) {
+            push(r.category.name.clone(), "category", &mut out);
+        }
+        let q = StoreSearch {
+            term_groups: text.terms().iter().map(|w| vec![w.clone()]).collect(),
+            prefix_last: text.prefix_last(),
+            category_key: None,
+            brand: None,
+            min_price: None,
+            max_price: None,
+            sort: Sort::Relevance,
+            limit: MAX_SUGGESTIONS as u32,
+            after: None,
+            facets: false,
+            facet_parent_key: None,
+        };
+        for hit in self.store.search(&q).await?.hits {
+            push(hit.product.name, "product", &mut out);
+        }
+        let body = serde_json::to_vec(&serde_json::json!({ "suggestions": out })).map_err(internal)?;
+        let body = Bytes::from(body);
+        self.cache.put(&key, body.clone(), self.ttl).await;
+        Ok(body)
+    }
+
+    /// `GET /api/categories`: the tree with subtree product counts.
+    pub async fn categories(&self) -> Result<Vec<CategoryNode>, DomainError> {
+        Ok(self.category_index().await?.tree().to_vec())
+    }
+
+    pub async fn product(&self, id: Uuid) -> Result<ProductDetail, DomainError> {
+        self.store
+            .product(id)
+            .await?
+            .ok_or(DomainError::NotFound { what: "product" })
+    }
+
+    /// Imports products and makes the change visible to searches at once.
+    pub async fn import(
+        &self,
+        drafts: &[ProductDraft],
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportCounts, DomainError> {
+        let counts = self.store.import(drafts, progress).await?;
+        self.refresh_version().await?;
+        Ok(counts)
+    }
+}

@@ -1,0 +1,61 @@
+//! Errors by layer: what went wrong, in the domain's words.
+
+use std::fmt;
+
+/// One rejected field of a request, with a human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidationError {
+    /// The parameter or field that was rejected (`limit`, `min_price`…).
+    pub field: String,
+    /// Why it was rejected.
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Failures of a store adapter, translated at the adapter boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or did not answer in time.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness or integrity rule was violated.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else the driver reported; logged, never shown to clients.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// Errors a domain service reports to its callers.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    /// The request was malformed; each entry names a field.
+    #[error("validation failed")]
+    Validation(Vec<ValidationError>),
+    /// The thing asked for does not exist.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationError> for DomainError {
+    fn from(e: ValidationError) -> Self {
+        DomainError::Validation(vec![e])
+    }
+}

@@ -1,0 +1,13 @@
+//! Emporium's domain: the types, rules and ports of the shop.
+//!
+//! This crate does no IO. Adapters (storage, cache, HTTP) depend on it and
+//! implement its ports; it never depends on them. `cargo tree -p
+//! emporium-domain` shows no database, network or web crate.
+
+pub mod catalog;
+pub mod error;
+pub mod money;
+pub mod ports;
+
+pub use error::{DomainError, StoreError, ValidationError};
+pub use money::{Currency, Money};
