@@ -12,7 +12,8 @@ pub mod tree;
 pub use import::{ImportCounts, ImportRecord, ProductDraft, Rejection};
 pub use model::{Category, CategoryNode, CategoryRef, CategorySlug, ProductDetail, ProductSummary, Sku};
 pub use search::{
-    Cursor, Facets, PriceBand, SearchParams, SearchQuery, SearchResult, SearchText, Sort,
-    StoreSearch, Suggestion,
+    Cursor, Facets, PriceBand, SearchHit, SearchParams, SearchQuery, SearchResult, SearchText,
+    Sort, StoreFacets, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
 };
+pub use cursor::After;
 pub use service::CatalogService;

@@ -325,7 +325,18 @@ pub struct SearchHit {
 pub struct StorePage {
     pub hits: Vec<SearchHit>,
     pub total: u64,
-    pub facets: Facets,
+    pub facets: StoreFacets,
+}
+
+/// Facet counts as a store computes them; the service adds names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreFacets {
+    /// (category key, products in its subtree) for the facet parent's children.
+    pub categories: Vec<(i64, u64)>,
+    /// (brand as written, products), most first, at most 20.
+    pub brands: Vec<(String, u64)>,
+    /// (index into [`PRICE_BANDS`], products).
+    pub price_bands: Vec<(usize, u64)>,
 }
 
 /// A price band of the price facet, in minor units: `min <= price < max`.
@@ -365,9 +376,6 @@ pub struct CategoryCount {
     pub slug: String,
     pub name: String,
     pub count: u64,
-    /// Internal key; never serialised.
-    #[serde(skip)]
-    pub key: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

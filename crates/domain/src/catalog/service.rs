@@ -15,7 +15,10 @@ use uuid::Uuid;
 use super::cursor::{After, Cursor};
 use super::import::{ImportCounts, ProductDraft};
 use super::model::{CategoryNode, ProductDetail};
-use super::search::{SearchParams, SearchQuery, SearchResult, SearchText, Sort, StoreSearch, Suggestion};
+use super::search::{
+    BrandCount, CategoryCount, Facets, PriceBand, SearchParams, SearchQuery, SearchResult,
+    SearchText, Sort, StoreSearch, Suggestion, PRICE_BANDS,
+};
 use super::spelling::best_correction;
 use super::tree::CategoryIndex;
 use crate::ports::{Cache, CatalogStore};
@@ -152,10 +155,41 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         } else {
             None
         };
+        let f = page.facets;
+        let facets = Facets {
+            categories: f
+                .categories
+                .into_iter()
+                .filter_map(|(key, count)| {
+                    idx.by_key(key).map(|c| CategoryCount {
+                        id: c.id,
+                        slug: c.slug.as_str().to_owned(),
+                        name: c.name.clone(),
+                        count,
+                    })
+                })
+                .collect(),
+            brands: f
+                .brands
+                .into_iter()
+                .map(|(value, count)| BrandCount { value, count })
+                .collect(),
+            price: f
+                .price_bands
+                .into_iter()
+                .filter_map(|(band, count)| {
+                    Some(PriceBand {
+                        min: *PRICE_BANDS.get(band)?,
+                        max: PRICE_BANDS.get(band + 1).copied(),
+                        count,
+                    })
+                })
+                .collect(),
+        };
         Ok(SearchResult {
             items: page.hits.into_iter().map(|h| h.product).collect(),
             total: page.total,
-            facets: page.facets,
+            facets,
             next_cursor,
             corrected_query,
         })

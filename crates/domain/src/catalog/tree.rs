@@ -15,6 +15,7 @@ pub struct CategoryIndex {
     rows: Vec<CategoryRow>,
     by_id: HashMap<Uuid, usize>,
     by_slug: HashMap<String, usize>,
+    by_key: HashMap<i64, usize>,
     roots: Vec<CategoryNode>,
 }
 
@@ -26,12 +27,14 @@ impl CategoryIndex {
             .enumerate()
             .map(|(i, r)| (r.category.slug.as_str().to_owned(), i))
             .collect();
+        let by_key = rows.iter().enumerate().map(|(i, r)| (r.category.key, i)).collect();
         let roots = build_tree(&rows);
         CategoryIndex {
             version,
             rows,
             by_id,
             by_slug,
+            by_key,
             roots,
         }
     }
@@ -42,6 +45,10 @@ impl CategoryIndex {
             CategoryRef::Slug(s) => self.by_slug.get(s.as_str()),
         }?;
         self.rows.get(*idx).map(|r| &r.category)
+    }
+
+    pub fn by_key(&self, key: i64) -> Option<&Category> {
+        self.by_key.get(&key).and_then(|i| self.rows.get(*i)).map(|r| &r.category)
     }
 
     pub fn tree(&self) -> &[CategoryNode] {

@@ -1,0 +1,19 @@
+//! Driver errors translated into the domain's [`StoreError`] at the boundary.
+
+use emporium_domain::StoreError;
+
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        _ => StoreError::Internal(e.to_string()),
+    }
+}
+
+pub(crate) fn migrate(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Internal(format!("migration failed: {e}"))
+}

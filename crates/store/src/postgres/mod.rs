@@ -1,0 +1,169 @@
+//! The PostgreSQL adapter: connection pool, weighted `tsvector` + GIN for
+//! search, `pg_trgm` over the indexed words for typo candidates,
+//! migrations in `migrations/postgres/`.
+
+mod import;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
+use emporium_domain::ports::CategoryRow;
+use emporium_domain::StoreError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool, Postgres, Row};
+use uuid::Uuid;
+
+use crate::error::db;
+use crate::rows::{category, hit};
+use crate::sql::{self, Dialect};
+
+/// Path as JSON text, so that both backends read categories alike.
+const PATH_JSON: &str = "array_to_json(c.path)::text";
+
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|_| StoreError::Unavailable("DATABASE_URL is not a valid postgres:// URL".into()))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Typo candidates: looser than the 0.3 default, so that a
+                    // swapped pair of letters in a short word still qualifies.
+                    // (Ignored before pg_trgm exists, i.e. before migrations.)
+                    let _ = conn.execute("SET pg_trgm.similarity_threshold = 0.25").await;
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        Ok(PgStore { pool })
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(crate::error::migrate)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
+        let mut page = sql::page_query::<Postgres>(q, Dialect::Postgres, PATH_JSON);
+        let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
+        let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
+        if !q.facets {
+            return Ok(StorePage { hits, ..Default::default() });
+        }
+        let mut facets = sql::facet_query::<Postgres>(q, Dialect::Postgres);
+        let rows: Vec<(String, i64, Option<String>, i64)> =
+            facets.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
+        let (total, facets) = sql::fold_facets(rows);
+        Ok(StorePage { hits, total, facets })
+    }
+
+    pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT p.key, p.id, p.sku, p.name, p.name_key, p.brand, p.price, p.currency, p.image, \
+             p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, {PATH_JSON}, p.description, \
+             p.attributes::text FROM products p JOIN categories c ON c.key = p.category_key WHERE p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let attributes: String = row.try_get(17).map_err(db)?;
+        Ok(Some(ProductDetail {
+            summary: hit(&row)?.product,
+            description: row.try_get(16).map_err(db)?,
+            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes).unwrap_or_default(),
+        }))
+    }
+
+    pub async fn categories(&self) -> Result<Vec<CategoryRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT c.key, c.id, c.slug, c.name, {PATH_JSON}, c.parent_key, coalesce(n.count, 0) \
+             FROM categories c LEFT JOIN (SELECT cl.ancestor, count(*) AS count FROM products p \
+             JOIN category_closure cl ON cl.descendant = p.category_key GROUP BY cl.ancestor) n \
+             ON n.ancestor = c.key ORDER BY c.depth, c.key"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(CategoryRow {
+                    category: category(r, 0)?,
+                    parent_key: r.try_get(5).map_err(db)?,
+                    product_count: u64::try_from(r.try_get::<i64, _>(6).map_err(db)?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT term, docs FROM search_terms WHERE term % $1 OR term = $1 \
+             ORDER BY similarity(term, $1) DESC, docs DESC LIMIT 30",
+        )
+        .bind(word)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(rows.into_iter().map(|(t, d)| (t, u64::try_from(d).unwrap_or(0))).collect())
+    }
+
+    pub async fn brands_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        sqlx::query_scalar(
+            "SELECT min(brand) FROM products WHERE brand_key LIKE $1 \
+             GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT $2",
+        )
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)
+    }
+
+    pub async fn import(
+        &self,
+        drafts: &[ProductDraft],
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<ImportCounts, StoreError> {
+        import::run(&self.pool, drafts, progress).await
+    }
+
+    pub async fn catalog_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    pub async fn product_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+}
