@@ -1,1 +1,69 @@
-fn main() {}
+//! `emporium`: parse the command line, load the configuration, start
+//! logging, run the command.
+
+use anyhow::Context;
+use clap::Parser;
+use emporium::cli::{Cli, Command, ServeArgs, StoreArgs};
+use emporium::config::{Config, Overrides};
+use emporium::{bench, seed, startup, telemetry};
+use emporium_http::Catalog;
+
+fn overrides(addr: Option<std::net::SocketAddr>, store: &StoreArgs) -> Overrides {
+    Overrides {
+        addr: addr.map(|a| a.to_string()),
+        data_dir: store.data_dir.clone(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    let flags = match &command {
+        Command::Serve(a) => overrides(a.addr, &a.store),
+        Command::Migrate(s) => overrides(None, s),
+        Command::Seed(a) => overrides(None, &a.store),
+        Command::Bench(a) => overrides(None, &a.store),
+    };
+    let config = Config::load(cli.config.as_deref(), &flags)?;
+    telemetry::init(&config.log.format);
+
+    match command {
+        Command::Serve(_) => {
+            let listener = tokio::net::TcpListener::bind(config.server.addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.server.addr))?;
+            startup::run(config, listener, startup::shutdown_signal()).await
+        }
+        Command::Migrate(_) => {
+            let store = startup::open_store(&config).await?;
+            println!("migrations applied ({} store)", store.kind());
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let catalog: Catalog = emporium_domain::catalog::CatalogService::new(
+                startup::open_store(&config).await?,
+                emporium_cache::AnyCache::None,
+                config.cache_ttl(),
+            );
+            let source = match args.file {
+                Some(p) => seed::Source::File(p),
+                None => seed::Source::Demo,
+            };
+            let report = seed::import(&catalog, source, args.synthetic, config.currency()?, true).await?;
+            for r in report.rejections.iter().take(50) {
+                eprintln!("rejected line {}: {}", r.line, r.reason);
+            }
+            if report.rejections.len() > 50 {
+                eprintln!("… and {} more rejected lines", report.rejections.len() - 50);
+            }
+            let c = report.counts;
+            println!(
+                "imported {}, updated {}, unchanged {}, rejected {}",
+                c.imported, c.updated, c.unchanged, c.rejected
+            );
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(&config, &args).await,
+    }
+}

@@ -1,1 +1,144 @@
-//! placeholder
+//! Emporium's HTTP layer: routers by feature merged into one API, the
+//! tower-http stack (request id, tracing, timeout, body limit,
+//! compression, CORS, security headers), OpenAPI at `/api/openapi.json`
+//! with an offline docs page at `/api/docs`.
+
+pub mod catalog;
+pub mod error;
+pub mod extract;
+mod middleware;
+mod ops;
+pub mod openapi;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::Router;
+use emporium_cache::AnyCache;
+use emporium_domain::catalog::CatalogService;
+use emporium_store::Store;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+
+pub type Catalog = CatalogService<Store, AnyCache>;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    /// Origins allowed by CORS; empty means same-origin only, `*` any.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            request_timeout: Duration::from_secs(10),
+            body_limit_bytes: 64 * 1024,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Everything handlers need, built once at start-up.
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<Catalog>,
+    pub metrics: PrometheusHandle,
+    pub store_kind: &'static str,
+}
+
+/// The process-wide Prometheus recorder. The `metrics` facade has one global
+/// recorder by design; it is installed once and shared by every server in
+/// the process (tests start several).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            const BUCKETS: &[f64] = &[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ];
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            match builder.install_recorder() {
+                Ok(handle) => handle,
+                // Another recorder is already installed: render our own (empty) one.
+                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
+            }
+        })
+        .clone()
+}
+
+/// The whole application: API, docs, operational routes and middleware.
+pub fn app(state: AppState, config: &HttpConfig) -> Router {
+    let (api, spec) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
+        .merge(catalog::router())
+        .split_for_parts();
+    let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", spec);
+    let cors = if config.cors_origins.iter().any(|o| o == "*") {
+        CorsLayer::new().allow_origin(AllowOrigin::any())
+    } else {
+        let origins: Vec<HeaderValue> =
+            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+        CorsLayer::new().allow_origin(origins)
+    }
+    .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+    .allow_headers([axum::http::header::CONTENT_TYPE, axum::http::header::AUTHORIZATION]);
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api)
+        .merge(docs)
+        .merge(ops::router())
+        .fallback(|| async { ApiError::for_status(StatusCode::NOT_FOUND) })
+        .with_state(state)
+        // Innermost first: these run after routing (so `MatchedPath` is known),
+        // and json_errors sees the timeout's and body limit's bare statuses.
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(axum::middleware::from_fn(middleware::record_metrics))
+        .layer(axum::middleware::from_fn(middleware::scope_request_id))
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-frame-options"),
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("referrer-policy"),
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

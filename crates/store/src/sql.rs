@@ -36,7 +36,13 @@ pub(crate) fn match_expression(q: &StoreSearch, d: Dialect) -> String {
             format!("({})", words.join(or))
         })
         .collect();
-    groups.join(if d == Dialect::Sqlite { " AND " } else { " & " })
+    let and = match (d, q.match_any) {
+        (Dialect::Sqlite, false) => " AND ",
+        (Dialect::Sqlite, true) => " OR ",
+        (Dialect::Postgres, false) => " & ",
+        (Dialect::Postgres, true) => " | ",
+    };
+    groups.join(and)
 }
 
 /// Relevance as an integer, higher is better.
@@ -120,7 +126,7 @@ where
             qb.push(" OR (r.score = ").push_bind(*score);
             qb.push(" AND (r.popularity < ").push_bind(*popularity);
             qb.push(" OR (r.popularity = ").push_bind(*popularity);
-            qb.push(" AND r.key > ").push_bind(*key).push(")))");
+            qb.push(" AND r.key > ").push_bind(*key).push("))))");
         }
         After::Popularity { popularity, key } => {
             qb.push(" WHERE (r.popularity < ").push_bind(*popularity);
@@ -241,6 +247,7 @@ mod tests {
         StoreSearch {
             term_groups: groups.iter().map(|g| g.iter().map(|s| s.to_string()).collect()).collect(),
             prefix_last: prefix,
+            match_any: false,
             category_key: None,
             brand: None,
             min_price: None,

@@ -293,6 +293,8 @@ pub struct StoreSearch {
     pub term_groups: Vec<Vec<String>>,
     /// Match the last group's words as prefixes.
     pub prefix_last: bool,
+    /// Any group may match instead of all (the fallback when all match nothing).
+    pub match_any: bool,
     /// Internal key of the category whose subtree to search.
     pub category_key: Option<i64>,
     /// Lower-cased brand.
@@ -397,6 +399,8 @@ pub struct SearchResult {
     pub next_cursor: Option<String>,
     /// Set when words were corrected for typos: the words actually searched.
     pub corrected_query: Option<String>,
+    /// True when no product had every word, so products with any of them are listed.
+    pub relaxed: bool,
 }
 
 /// One type-ahead completion.

@@ -124,6 +124,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
                 .map(|t| t.terms().iter().map(|w| vec![w.clone()]).collect())
                 .unwrap_or_default(),
             prefix_last: params.text.as_ref().is_some_and(SearchText::prefix_last),
+            match_any: false,
             category_key: category.map(|c| c.key),
             brand: params.brand.as_ref().map(|b| b.to_lowercase()),
             min_price: params.min_price,
@@ -145,6 +146,10 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
                     .collect::<Vec<_>>()
                     .join(" "),
             );
+        }
+        if page.total == 0 && q.term_groups.len() > 1 {
+            q.match_any = true;
+            page = self.store.search(&q).await?;
         }
         let limit = params.limit as usize;
         let next_cursor = if page.hits.len() > limit {
@@ -192,6 +197,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             facets,
             next_cursor,
             corrected_query,
+            relaxed: q.match_any,
         })
     }
 
@@ -246,6 +252,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         let q = StoreSearch {
             term_groups: text.terms().iter().map(|w| vec![w.clone()]).collect(),
             prefix_last: text.prefix_last(),
+            match_any: false,
             category_key: None,
             brand: None,
             min_price: None,

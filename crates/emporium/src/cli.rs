@@ -1,0 +1,118 @@
+//! The command line: `emporium serve | migrate | seed | bench`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "emporium", version, about = "Emporium: an e-commerce backend. Search a catalog, fill a cart, check out and pay.")]
+pub struct Cli {
+    /// A TOML config file (see crates/emporium/emporium.default.toml for every setting).
+    #[arg(long, global = true, env = "EMPORIUM_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the shop: API, storefront at /, docs at /api/docs (the default command).
+    ///
+    /// Uses embedded SQLite in --data-dir unless DATABASE_URL=postgres://… is set, and an
+    /// in-process cache unless REDIS_URL is set. Seeds the demo catalog on first start.
+    /// Stops gracefully on SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(StoreArgs),
+    /// Import products: the built-in demo catalog, or --file PATH (JSON Lines, optionally gzipped).
+    ///
+    /// One transaction: all or nothing. Re-running updates products by SKU, never duplicates.
+    /// Bad records are rejected with their line number; the rest are imported.
+    Seed(SeedArgs),
+    /// Load-test search against a running server (and, with --direct, straight against the store).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite store [default: ./data]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct ServeArgs {
+    /// Address to listen on, HOST:PORT [default: 127.0.0.1:8080]
+    #[arg(long)]
+    pub addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// Import this JSON Lines file instead of the demo catalog (format: docs/catalog-format.md).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Also derive N synthetic products from the imported ones (for benchmarks at 100k / 1M).
+    #[arg(long, default_value_t = 0)]
+    pub synthetic: usize,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// The server to load (127.0.0.1 only).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Real queries, weighted by popularity.
+    #[arg(long, default_value = "bench/queries.jsonl.gz")]
+    pub queries: PathBuf,
+    /// Seconds per run.
+    #[arg(long, default_value_t = 20)]
+    pub duration: u64,
+    /// Open loop: arrival rate, searches per second.
+    #[arg(long, default_value_t = 2000)]
+    pub rate: u32,
+    /// Open loop: connections the arrivals are spread over.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Closed loop: concurrencies to run, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,64,256")]
+    pub concurrency: Vec<usize>,
+    /// Which runs: open, closed or all.
+    #[arg(long, default_value = "all")]
+    pub mode: String,
+    /// Also run the same queries straight against the store (configured as for serve),
+    /// with no cache, and print the server/store ratios.
+    #[arg(long)]
+    pub direct: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_takes_addr_and_data_dir() {
+        let cli = Cli::parse_from(["emporium", "serve", "--addr", "127.0.0.1:9999", "--data-dir", "/tmp/x"]);
+        match cli.command {
+            Some(Command::Serve(a)) => {
+                assert_eq!(a.addr.map(|a| a.port()), Some(9999));
+                assert_eq!(a.store.data_dir, Some(PathBuf::from("/tmp/x")));
+            }
+            other => panic!("parsed {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Configuration in layers: embedded defaults (so `cargo run` needs
+//! nothing), then an optional TOML file, then `EMPORIUM_*` environment
+//! variables (`EMPORIUM_SERVER__ADDR`, `__` between levels) and the
+//! conventional `DATABASE_URL` / `REDIS_URL`; command-line flags win over
+//! all of them. Validated once at start-up.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use emporium_domain::Currency;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULTS: &str = include_str!("../emporium.default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub cache: CacheConfig,
+    pub shop: ShopConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub request_timeout_ms: u64,
+    pub body_limit_bytes: usize,
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreConfig {
+    /// `postgres://…` selects PostgreSQL; empty selects SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    pub pool_size: u32,
+    /// Seed the demo catalog on start when the catalog is empty (embedded mode).
+    pub seed_demo_when_empty: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheConfig {
+    /// `memory`, `redis` or `none`; `auto` is `redis` when `redis_url` is set.
+    pub backend: String,
+    pub redis_url: Option<SecretString>,
+    pub ttl_secs: u64,
+    pub memory_max_bytes: u64,
+    /// Prefix of every Redis key, so shops can share a Redis.
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShopConfig {
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+}
+
+/// Command-line values that override the configuration.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment, then `flags`.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        if let Some(f) = file {
+            if !f.exists() {
+                bail!("config file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig
+            .merge(Env::prefixed("EMPORIUM_").split("__"))
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "store.database_url".into()))
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "cache.redis_url".into()))
+            .merge(Serialized::default("server", flags));
+        let config: Config = fig.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.currency()?;
+        if let Some(url) = self.database_url() {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)");
+            }
+        }
+        if !matches!(self.cache.backend.as_str(), "auto" | "memory" | "redis" | "none") {
+            bail!("cache.backend must be auto, memory, redis or none");
+        }
+        if self.cache.backend == "redis" && self.redis_url().is_none() {
+            bail!("cache.backend is redis but REDIS_URL is not set");
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!("log.format must be text or json");
+        }
+        if self.store.pool_size == 0 {
+            bail!("store.pool_size must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn currency(&self) -> anyhow::Result<Currency> {
+        self.shop
+            .currency
+            .parse()
+            .map_err(|e: emporium_domain::ValidationError| anyhow::anyhow!("shop.currency: {}", e.message))
+    }
+
+    /// The PostgreSQL URL, if one is configured (empty counts as none).
+    pub fn database_url(&self) -> Option<&str> {
+        self.store
+            .database_url
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn redis_url(&self) -> Option<&str> {
+        self.cache
+            .redis_url
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache.ttl_secs.max(1))
+    }
+
+    /// A configuration for tests and tools: defaults with the given data dir.
+    pub fn embedded(data_dir: &Path) -> anyhow::Result<Config> {
+        let mut c: Config = Figment::from(Toml::string(DEFAULTS)).extract()?;
+        c.server.data_dir = data_dir.to_owned();
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        figment::Jail::expect_with(|_| {
+            let c = Config::load(None, &Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.addr.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.server.data_dir, PathBuf::from("./data"));
+            assert!(c.database_url().is_none());
+            assert_eq!(c.shop.currency, "USD");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("shop.toml", "[server]\naddr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/file\"\n[shop]\ncurrency = \"EUR\"\n")?;
+            jail.set_env("EMPORIUM_SERVER__DATA_DIR", "/tmp/env");
+            jail.set_env("DATABASE_URL", "postgres://u@h/db");
+            let flags = Overrides { addr: Some("127.0.0.1:7000".into()), data_dir: None };
+            let c = Config::load(Some(Path::new("shop.toml")), &flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.server.addr.to_string(), "127.0.0.1:7000");
+            assert_eq!(c.server.data_dir, PathBuf::from("/tmp/env"));
+            assert_eq!(c.shop.currency, "EUR");
+            assert_eq!(c.database_url(), Some("postgres://u@h/db"));
+            assert!(!format!("{c:?}").contains("postgres://u@h/db"), "secrets must not show in Debug");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_rejected_at_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("EMPORIUM_SHOP__CURRENCY", "dollars");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            jail.set_env("EMPORIUM_SHOP__CURRENCY", "USD");
+            jail.set_env("DATABASE_URL", "mysql://x");
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

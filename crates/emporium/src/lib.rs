@@ -1,0 +1,9 @@
+//! The Emporium binary's library: configuration, wiring and commands, kept
+//! out of `main` so that tests can start the real server.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
