@@ -31,7 +31,12 @@ impl std::fmt::Debug for AnyCache {
 struct PerEntryTtl;
 
 impl Expiry<String, (Bytes, Duration)> for PerEntryTtl {
-    fn expire_after_create(&self, _: &String, v: &(Bytes, Duration), _: std::time::Instant) -> Option<Duration> {
+    fn expire_after_create(
+        &self,
+        _: &String,
+        v: &(Bytes, Duration),
+        _: std::time::Instant,
+    ) -> Option<Duration> {
         Some(v.1)
     }
 }
@@ -71,10 +76,13 @@ impl RedisCache {
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_millis(500))
             .set_number_of_retries(1);
-        let conn = tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new_with_config(client, config))
-            .await
-            .map_err(|_| "connecting to Redis timed out".to_string())?
-            .map_err(|e| format!("connecting to Redis: {e}"))?;
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| "connecting to Redis timed out".to_string())?
+        .map_err(|e| format!("connecting to Redis: {e}"))?;
         Ok(RedisCache {
             conn,
             prefix: prefix.to_owned(),
@@ -106,7 +114,10 @@ impl Cache for AnyCache {
             AnyCache::Memory(m) => m.inner.get(key).await.map(|(b, _)| b),
             AnyCache::Redis(r) => {
                 let mut conn = r.conn.clone();
-                match conn.get::<_, Option<Vec<u8>>>(format!("{}{key}", r.prefix)).await {
+                match conn
+                    .get::<_, Option<Vec<u8>>>(format!("{}{key}", r.prefix))
+                    .await
+                {
                     Ok(v) => v.map(Bytes::from),
                     Err(e) => {
                         metrics::counter!("cache_errors_total", "cache" => "redis").increment(1);

@@ -3,6 +3,12 @@
 //! prefixes. Redis tests use `EMPORIUM_TEST_REDIS_URL` (default
 //! `redis://127.0.0.1:6379`) and a unique key prefix, deleted afterwards.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on what it did not expect"
+)]
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -21,17 +27,25 @@ async fn redis(prefix: &str) -> RedisCache {
 
 async fn put_then_get_round_trips(cache: &AnyCache) {
     assert_eq!(cache.get("k1").await, None);
-    cache.put("k1", Bytes::from_static(b"hello"), Duration::from_secs(60)).await;
+    cache
+        .put("k1", Bytes::from_static(b"hello"), Duration::from_secs(60))
+        .await;
     assert_eq!(cache.get("k1").await, Some(Bytes::from_static(b"hello")));
-    cache.put("k1", Bytes::from_static(b"again"), Duration::from_secs(60)).await;
+    cache
+        .put("k1", Bytes::from_static(b"again"), Duration::from_secs(60))
+        .await;
     assert_eq!(cache.get("k1").await, Some(Bytes::from_static(b"again")));
     assert_eq!(cache.get("k2").await, None);
     assert!(cache.ping().await.is_ok());
 }
 
 async fn entries_expire_after_their_ttl(cache: &AnyCache) {
-    cache.put("short", Bytes::from_static(b"x"), Duration::from_secs(1)).await;
-    cache.put("long", Bytes::from_static(b"y"), Duration::from_secs(60)).await;
+    cache
+        .put("short", Bytes::from_static(b"x"), Duration::from_secs(1))
+        .await;
+    cache
+        .put("long", Bytes::from_static(b"y"), Duration::from_secs(60))
+        .await;
     assert!(cache.get("short").await.is_some());
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(cache.get("short").await, None);
@@ -60,7 +74,9 @@ async fn redis_cache_honours_the_contract() {
 async fn redis_prefixes_keep_caches_apart() {
     let a = redis(&format!("emporium-test:{}:", uuid::Uuid::now_v7())).await;
     let b = redis(&format!("emporium-test:{}:", uuid::Uuid::now_v7())).await;
-    AnyCache::Redis(a.clone()).put("k", Bytes::from_static(b"a"), Duration::from_secs(60)).await;
+    AnyCache::Redis(a.clone())
+        .put("k", Bytes::from_static(b"a"), Duration::from_secs(60))
+        .await;
     assert_eq!(AnyCache::Redis(b.clone()).get("k").await, None);
     a.clear().await.unwrap();
     b.clear().await.unwrap();
@@ -69,12 +85,16 @@ async fn redis_prefixes_keep_caches_apart() {
 #[tokio::test]
 async fn none_cache_never_hits() {
     let cache = AnyCache::None;
-    cache.put("k", Bytes::from_static(b"v"), Duration::from_secs(60)).await;
+    cache
+        .put("k", Bytes::from_static(b"v"), Duration::from_secs(60))
+        .await;
     assert_eq!(cache.get("k").await, None);
 }
 
 #[tokio::test]
 async fn an_unreachable_redis_is_reported_not_panicked() {
     // Port 1 on loopback refuses connections.
-    assert!(RedisCache::connect("redis://127.0.0.1:1", "x:").await.is_err());
+    assert!(RedisCache::connect("redis://127.0.0.1:1", "x:")
+        .await
+        .is_err());
 }

@@ -91,7 +91,10 @@ mod tests {
 
     #[test]
     fn currency_accepts_only_three_upper_case_letters() {
-        assert_eq!("USD".parse::<Currency>().map(|c| c.to_string()), Ok("USD".into()));
+        assert_eq!(
+            "USD".parse::<Currency>().map(|c| c.to_string()),
+            Ok("USD".into())
+        );
         for bad in ["usd", "US", "USDX", "U$D", "", "ÜSD"] {
             assert!(bad.parse::<Currency>().is_err(), "{bad} accepted");
         }

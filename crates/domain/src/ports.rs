@@ -25,7 +25,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Runs one search: a page of hits (one more than `limit` when another
     /// page follows) and, when asked, the total and facets of the whole
     /// result set (ignoring `after`).
-    fn search(&self, q: &StoreSearch) -> impl Future<Output = Result<StorePage, StoreError>> + Send;
+    fn search(&self, q: &StoreSearch)
+        -> impl Future<Output = Result<StorePage, StoreError>> + Send;
 
     fn product(
         &self,

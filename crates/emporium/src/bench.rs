@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use emporium_bench::{fetch_category_slugs, markdown_table, run_direct, run_http, Mode, QueryMix, Report, SearchRequest};
+use emporium_bench::{
+    fetch_category_slugs, markdown_table, run_direct, run_http, Mode, QueryMix, Report,
+    SearchRequest,
+};
 use emporium_cache::AnyCache;
 use emporium_domain::catalog::{CatalogService, SearchParams, SearchQuery};
 use emporium_domain::ports::CatalogStore;
@@ -28,7 +31,11 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
         .with_context(|| format!("is the server running on {}?", args.addr))?;
     let mix = QueryMix::load(&args.queries, categories, SEED)?;
     let requests = mix.requests(200_000);
-    println!("query mix: {} distinct queries, {} requests generated", mix.len(), requests.len());
+    println!(
+        "query mix: {} distinct queries, {} requests generated",
+        mix.len(),
+        requests.len()
+    );
 
     let mut reports: Vec<Report> = Vec::new();
     if matches!(args.mode.as_str(), "open" | "all") {
@@ -37,7 +44,10 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
             connections: args.connections,
             duration,
         };
-        let label = format!("server open loop {}/s over {} conns", args.rate, args.connections);
+        let label = format!(
+            "server open loop {}/s over {} conns",
+            args.rate, args.connections
+        );
         let r = run_http(args.addr, &mode, &requests, &label).await?;
         println!("{r}");
         reports.push(r);
@@ -45,8 +55,17 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
     let mut closed = Vec::new();
     if matches!(args.mode.as_str(), "closed" | "all") {
         for &c in &args.concurrency {
-            let mode = Mode::Closed { concurrency: c, duration };
-            let r = run_http(args.addr, &mode, &requests, &format!("server closed loop c={c}")).await?;
+            let mode = Mode::Closed {
+                concurrency: c,
+                duration,
+            };
+            let r = run_http(
+                args.addr,
+                &mode,
+                &requests,
+                &format!("server closed loop c={c}"),
+            )
+            .await?;
             println!("{r}");
             closed.push((c, r.clone()));
             reports.push(r);
@@ -55,24 +74,37 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
     if args.direct {
         let store = startup::open_store(config).await?;
         let products = store.product_count().await?;
-        let catalog = Arc::new(CatalogService::new(store, AnyCache::None, config.cache_ttl()));
+        let catalog = Arc::new(CatalogService::new(
+            store,
+            AnyCache::None,
+            config.cache_ttl(),
+        ));
         println!("direct: store has {products} products");
         for (c, server) in &closed {
             let cat = catalog.clone();
-            let r = run_direct(*c, duration, &requests, &format!("store direct c={c}"), move |req: SearchRequest| {
-                let cat = cat.clone();
-                async move {
-                    let raw = SearchQuery {
-                        q: req.q,
-                        category: req.category,
-                        min_price: req.min_price.map(|p| p.to_string()),
-                        max_price: req.max_price.map(|p| p.to_string()),
-                        ..Default::default()
-                    };
-                    let params = SearchParams::parse(&raw).map_err(|e| e.to_string())?;
-                    cat.search_params(&params).await.map(|_| ()).map_err(|e| e.to_string())
-                }
-            })
+            let r = run_direct(
+                *c,
+                duration,
+                &requests,
+                &format!("store direct c={c}"),
+                move |req: SearchRequest| {
+                    let cat = cat.clone();
+                    async move {
+                        let raw = SearchQuery {
+                            q: req.q,
+                            category: req.category,
+                            min_price: req.min_price.map(|p| p.to_string()),
+                            max_price: req.max_price.map(|p| p.to_string()),
+                            ..Default::default()
+                        };
+                        let params = SearchParams::parse(&raw).map_err(|e| e.to_string())?;
+                        cat.search_params(&params)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    }
+                },
+            )
             .await;
             println!("{r}");
             println!(

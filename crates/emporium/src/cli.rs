@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "emporium", version, about = "Emporium: an e-commerce backend. Search a catalog, fill a cart, check out and pay.")]
+#[command(
+    name = "emporium",
+    version,
+    about = "Emporium: an e-commerce backend. Search a catalog, fill a cart, check out and pay."
+)]
 pub struct Cli {
     /// A TOML config file (see crates/emporium/emporium.default.toml for every setting).
     #[arg(long, global = true, env = "EMPORIUM_CONFIG")]
@@ -106,7 +110,14 @@ mod tests {
 
     #[test]
     fn serve_takes_addr_and_data_dir() {
-        let cli = Cli::parse_from(["emporium", "serve", "--addr", "127.0.0.1:9999", "--data-dir", "/tmp/x"]);
+        let cli = Cli::parse_from([
+            "emporium",
+            "serve",
+            "--addr",
+            "127.0.0.1:9999",
+            "--data-dir",
+            "/tmp/x",
+        ]);
         match cli.command {
             Some(Command::Serve(a)) => {
                 assert_eq!(a.addr.map(|a| a.port()), Some(9999));

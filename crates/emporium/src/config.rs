@@ -87,8 +87,16 @@ impl Config {
         }
         fig = fig
             .merge(Env::prefixed("EMPORIUM_").split("__"))
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "store.database_url".into()))
-            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "cache.redis_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "store.database_url".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["REDIS_URL"])
+                    .map(|_| "cache.redis_url".into()),
+            )
             .merge(Serialized::default("server", flags));
         let config: Config = fig.extract().context("invalid configuration")?;
         config.validate()?;
@@ -102,7 +110,10 @@ impl Config {
                 bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)");
             }
         }
-        if !matches!(self.cache.backend.as_str(), "auto" | "memory" | "redis" | "none") {
+        if !matches!(
+            self.cache.backend.as_str(),
+            "auto" | "memory" | "redis" | "none"
+        ) {
             bail!("cache.backend must be auto, memory, redis or none");
         }
         if self.cache.backend == "redis" && self.redis_url().is_none() {
@@ -121,7 +132,9 @@ impl Config {
         self.shop
             .currency
             .parse()
-            .map_err(|e: emporium_domain::ValidationError| anyhow::anyhow!("shop.currency: {}", e.message))
+            .map_err(|e: emporium_domain::ValidationError| {
+                anyhow::anyhow!("shop.currency: {}", e.message)
+            })
     }
 
     /// The PostgreSQL URL, if one is configured (empty counts as none).
@@ -154,6 +167,10 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures return figment::Error"
+)]
 mod tests {
     use super::*;
 
@@ -175,13 +192,20 @@ mod tests {
             jail.create_file("shop.toml", "[server]\naddr = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/file\"\n[shop]\ncurrency = \"EUR\"\n")?;
             jail.set_env("EMPORIUM_SERVER__DATA_DIR", "/tmp/env");
             jail.set_env("DATABASE_URL", "postgres://u@h/db");
-            let flags = Overrides { addr: Some("127.0.0.1:7000".into()), data_dir: None };
-            let c = Config::load(Some(Path::new("shop.toml")), &flags).map_err(|e| e.to_string())?;
+            let flags = Overrides {
+                addr: Some("127.0.0.1:7000".into()),
+                data_dir: None,
+            };
+            let c =
+                Config::load(Some(Path::new("shop.toml")), &flags).map_err(|e| e.to_string())?;
             assert_eq!(c.server.addr.to_string(), "127.0.0.1:7000");
             assert_eq!(c.server.data_dir, PathBuf::from("/tmp/env"));
             assert_eq!(c.shop.currency, "EUR");
             assert_eq!(c.database_url(), Some("postgres://u@h/db"));
-            assert!(!format!("{c:?}").contains("postgres://u@h/db"), "secrets must not show in Debug");
+            assert!(
+                !format!("{c:?}").contains("postgres://u@h/db"),
+                "secrets must not show in Debug"
+            );
             Ok(())
         });
     }

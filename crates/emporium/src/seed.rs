@@ -27,7 +27,9 @@ pub struct SeedReport {
 /// Gzip is recognised by its magic bytes, so `.jsonl` and `.jsonl.gz` both work.
 fn reader(bytes: Vec<u8>) -> Box<dyn BufRead> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(std::io::Cursor::new(bytes))))
+        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            std::io::Cursor::new(bytes),
+        )))
     } else {
         Box::new(BufReader::new(std::io::Cursor::new(bytes)))
     }
@@ -52,9 +54,10 @@ pub async fn import(
             buf
         }
     };
-    let (mut drafts, rejections) = tokio::task::spawn_blocking(move || read_catalog(reader(bytes), currency))
-        .await
-        .context("reading the catalog")??;
+    let (mut drafts, rejections) =
+        tokio::task::spawn_blocking(move || read_catalog(reader(bytes), currency))
+            .await
+            .context("reading the catalog")??;
     if synthetic > 0 {
         let extra = synthetic::derive(&drafts, synthetic, 42);
         drafts.extend(extra);

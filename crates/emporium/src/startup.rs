@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use emporium_cache::{AnyCache, MemoryCache, RedisCache};
-use emporium_domain::ports::CatalogStore;
 use emporium_domain::catalog::CatalogService;
+use emporium_domain::ports::CatalogStore;
 use emporium_http::{AppState, Catalog, HttpConfig};
 use emporium_store::Store;
 use tokio::net::TcpListener;
@@ -25,7 +25,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             .context("connecting to PostgreSQL")?,
         None => Store::open_sqlite(&config.server.data_dir, config.store.pool_size)
             .await
-            .with_context(|| format!("opening the SQLite store in {}", config.server.data_dir.display()))?,
+            .with_context(|| {
+                format!(
+                    "opening the SQLite store in {}",
+                    config.server.data_dir.display()
+                )
+            })?,
     };
     store.migrate().await.context("applying migrations")?;
     Ok(store)
@@ -55,13 +60,23 @@ pub async fn open_cache(config: &Config) -> anyhow::Result<AnyCache> {
 
 /// Builds the catalog service; seeds the demo catalog into an empty
 /// embedded store when configured to.
-pub async fn catalog(config: &Config, store: Store, cache: AnyCache) -> anyhow::Result<Arc<Catalog>> {
+pub async fn catalog(
+    config: &Config,
+    store: Store,
+    cache: AnyCache,
+) -> anyhow::Result<Arc<Catalog>> {
     let embedded = matches!(store, Store::Sqlite(_));
     let catalog = Arc::new(CatalogService::new(store, cache, config.cache_ttl()));
-    if embedded && config.store.seed_demo_when_empty && catalog.store().product_count().await? == 0 {
+    if embedded && config.store.seed_demo_when_empty && catalog.store().product_count().await? == 0
+    {
         tracing::info!("the catalog is empty: importing the demo catalog");
-        let report = seed::import(&catalog, seed::Source::Demo, 0, config.currency()?, false).await?;
-        tracing::info!(imported = report.counts.imported, rejected = report.counts.rejected, "demo catalog imported");
+        let report =
+            seed::import(&catalog, seed::Source::Demo, 0, config.currency()?, false).await?;
+        tracing::info!(
+            imported = report.counts.imported,
+            rejected = report.counts.rejected,
+            "demo catalog imported"
+        );
     }
     catalog.refresh_version().await?;
     Ok(catalog)
@@ -95,7 +110,10 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let where_ = match config.database_url() {
         Some(_) => "PostgreSQL (DATABASE_URL)".to_owned(),
-        None => format!("SQLite at {}", config.server.data_dir.join("catalog.db").display()),
+        None => format!(
+            "SQLite at {}",
+            config.server.data_dir.join("catalog.db").display()
+        ),
     };
     println!("Emporium listening on http://{addr}  (store: {where_}; cache: {cache_kind})");
     tracing::info!(%addr, store = store_kind, cache = cache_kind, "listening");

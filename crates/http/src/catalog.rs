@@ -7,7 +7,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use emporium_domain::catalog::{CategoryNode, ProductDetail, SearchQuery, SearchResult, Suggestion};
+use emporium_domain::catalog::{
+    CategoryNode, ProductDetail, SearchQuery, SearchResult, Suggestion,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -43,7 +45,10 @@ fn json(body: Bytes) -> Response {
         (status = 503, description = "The store is unavailable", body = ErrorBody),
     )
 )]
-async fn search(State(s): State<AppState>, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<Response, ApiError> {
+async fn search(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Response, ApiError> {
     let start = Instant::now();
     let body = s.catalog.search(&q).await?;
     metrics::histogram!("search_duration_seconds").record(start.elapsed().as_secs_f64());
@@ -62,7 +67,10 @@ async fn search(State(s): State<AppState>, ApiQuery(q): ApiQuery<SearchQuery>) -
         (status = 404, description = "No such product", body = ErrorBody),
     )
 )]
-async fn product(State(s): State<AppState>, ApiPath(id): ApiPath<Uuid>) -> Result<Json<ProductDetail>, ApiError> {
+async fn product(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<ProductDetail>, ApiError> {
     Ok(Json(s.catalog.product(id).await?))
 }
 
@@ -107,6 +115,9 @@ struct Suggestions {
         (status = 400, description = "q is too long", body = ErrorBody),
     )
 )]
-async fn suggest(State(s): State<AppState>, ApiQuery(q): ApiQuery<SuggestQuery>) -> Result<Response, ApiError> {
+async fn suggest(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<SuggestQuery>,
+) -> Result<Response, ApiError> {
     Ok(json(s.catalog.suggest(q.q.as_deref().unwrap_or("")).await?))
 }

@@ -30,10 +30,14 @@ fn check_percent_encoding(raw: &str) -> Result<(), ApiError> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or_else(|| {
-                    ApiError::bad_request("query", "malformed percent-encoding (expected %XX)")
-                })?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                let byte = hex
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        ApiError::bad_request("query", "malformed percent-encoding (expected %XX)")
+                    })?;
                 decoded.push(byte);
                 i += 3;
             }

@@ -55,7 +55,10 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         let (mut parts, _) = res.into_parts();
         let mut fresh = ApiError::for_status(status).into_response();
         std::mem::swap(fresh.headers_mut(), &mut parts.headers);
-        fresh.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+        fresh.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
         fresh.headers_mut().remove(header::CONTENT_LENGTH);
         return fresh;
     }

@@ -37,7 +37,11 @@ async fn ready(State(s): State<AppState>) -> Response {
         (Ok(()), Err(_)) => "degraded",
         _ => "ok",
     };
-    let code = if store.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if store.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": status,
         "checks": {

@@ -22,13 +22,18 @@ pub(crate) fn categories(drafts: &[ProductDraft]) -> Vec<PlannedCategory> {
         for depth in 1..=d.category.len() {
             let path = &d.category[..depth];
             let slug = CategorySlug::from_path(path).as_str().to_owned();
-            planned.entry((depth, slug.clone())).or_insert_with(|| PlannedCategory {
-                parent_slug: (depth > 1)
-                    .then(|| CategorySlug::from_path(&path[..depth - 1]).as_str().to_owned()),
-                name: path[depth - 1].clone(),
-                path: path.to_vec(),
-                slug,
-            });
+            planned
+                .entry((depth, slug.clone()))
+                .or_insert_with(|| PlannedCategory {
+                    parent_slug: (depth > 1).then(|| {
+                        CategorySlug::from_path(&path[..depth - 1])
+                            .as_str()
+                            .to_owned()
+                    }),
+                    name: path[depth - 1].clone(),
+                    path: path.to_vec(),
+                    slug,
+                });
         }
     }
     planned.into_values().collect()

@@ -32,7 +32,9 @@ pub enum Store {
 impl Store {
     /// Opens (creating and migrating if needed) the SQLite file `catalog.db` in `data_dir`.
     pub async fn open_sqlite(data_dir: &Path, pool_size: u32) -> Result<Store, StoreError> {
-        Ok(Store::Sqlite(SqliteStore::open(&data_dir.join("catalog.db"), pool_size).await?))
+        Ok(Store::Sqlite(
+            SqliteStore::open(&data_dir.join("catalog.db"), pool_size).await?,
+        ))
     }
 
     /// Connects to PostgreSQL; run [`Store::migrate`] before use.
@@ -91,7 +93,11 @@ impl CatalogStore for Store {
         delegate!(self, s => s.similar_terms(word))
     }
 
-    async fn brands_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+    async fn brands_with_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         delegate!(self, s => s.brands_with_prefix(prefix, limit))
     }
 

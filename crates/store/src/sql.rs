@@ -25,10 +25,18 @@ pub(crate) fn match_expression(q: &StoreSearch, d: Dialect) -> String {
                 .iter()
                 .map(|w| match d {
                     Dialect::Sqlite => {
-                        format!("\"{}\"{}", w.replace('"', "\"\""), if prefix { "*" } else { "" })
+                        format!(
+                            "\"{}\"{}",
+                            w.replace('"', "\"\""),
+                            if prefix { "*" } else { "" }
+                        )
                     }
                     Dialect::Postgres => {
-                        format!("'{}'{}", w.replace('\'', "''"), if prefix { ":*" } else { "" })
+                        format!(
+                            "'{}'{}",
+                            w.replace('\'', "''"),
+                            if prefix { ":*" } else { "" }
+                        )
                     }
                 })
                 .collect();
@@ -50,7 +58,9 @@ pub(crate) fn score_expression(q: &StoreSearch, d: Dialect) -> &'static str {
     match (q.term_groups.is_empty(), d) {
         (true, Dialect::Sqlite) => "0",
         (true, Dialect::Postgres) => "CAST(0 AS BIGINT)",
-        (false, Dialect::Sqlite) => "CAST(-bm25(products_fts, 10.0, 5.0, 3.0, 1.0) * 10 AS INTEGER)",
+        (false, Dialect::Sqlite) => {
+            "CAST(-bm25(products_fts, 10.0, 5.0, 3.0, 1.0) * 10 AS INTEGER)"
+        }
         (false, Dialect::Postgres) => {
             "CAST(ts_rank('{0.1, 0.3, 0.5, 1.0}', p.search, tsq, 1) * 1000 AS BIGINT)"
         }
@@ -80,7 +90,9 @@ where
         }
     }
     if let Some(key) = q.category_key {
-        qb.push(" AND p.category_key IN (SELECT descendant FROM category_closure WHERE ancestor = ");
+        qb.push(
+            " AND p.category_key IN (SELECT descendant FROM category_closure WHERE ancestor = ",
+        );
         qb.push_bind(key);
         qb.push(")");
     }
@@ -121,7 +133,11 @@ where
         return;
     };
     match after {
-        After::Relevance { score, popularity, key } => {
+        After::Relevance {
+            score,
+            popularity,
+            key,
+        } => {
             qb.push(" WHERE (r.score < ").push_bind(*score);
             qb.push(" OR (r.score = ").push_bind(*score);
             qb.push(" AND (r.popularity < ").push_bind(*popularity);
@@ -134,7 +150,11 @@ where
             qb.push(" AND r.key > ").push_bind(*key).push("))");
         }
         After::Price { price, key } => {
-            let cmp = if sort == Sort::PriceDesc { " < " } else { " > " };
+            let cmp = if sort == Sort::PriceDesc {
+                " < "
+            } else {
+                " > "
+            };
             qb.push(" WHERE (r.price").push(cmp).push_bind(*price);
             qb.push(" OR (r.price = ").push_bind(*price);
             qb.push(" AND r.key > ").push_bind(*key).push("))");
@@ -148,7 +168,11 @@ where
 }
 
 /// The page query: hits with their category, one more than `limit`.
-pub(crate) fn page_query<'a, DB>(q: &StoreSearch, d: Dialect, category_path: &str) -> QueryBuilder<'a, DB>
+pub(crate) fn page_query<'a, DB>(
+    q: &StoreSearch,
+    d: Dialect,
+    category_path: &str,
+) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
@@ -221,7 +245,9 @@ fn price_band_case() -> String {
 }
 
 /// Folds facet rows into the store's facet shape and total.
-pub(crate) fn fold_facets(rows: Vec<(String, i64, Option<String>, i64)>) -> (u64, emporium_domain::catalog::StoreFacets) {
+pub(crate) fn fold_facets(
+    rows: Vec<(String, i64, Option<String>, i64)>,
+) -> (u64, emporium_domain::catalog::StoreFacets) {
     let mut total = 0;
     let mut f = emporium_domain::catalog::StoreFacets::default();
     for (kind, key, label, n) in rows {
@@ -233,7 +259,8 @@ pub(crate) fn fold_facets(rows: Vec<(String, i64, Option<String>, i64)>) -> (u64
             _ => f.price_bands.push((usize::try_from(key).unwrap_or(0), n)),
         }
     }
-    f.categories.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    f.categories
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     f.brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     f.price_bands.sort();
     (total, f)
@@ -245,7 +272,10 @@ mod tests {
 
     fn search(groups: &[&[&str]], prefix: bool) -> StoreSearch {
         StoreSearch {
-            term_groups: groups.iter().map(|g| g.iter().map(|s| s.to_string()).collect()).collect(),
+            term_groups: groups
+                .iter()
+                .map(|g| g.iter().map(|s| s.to_string()).collect())
+                .collect(),
             prefix_last: prefix,
             match_any: false,
             category_key: None,
@@ -263,8 +293,14 @@ mod tests {
     #[test]
     fn match_expressions_quote_every_word() {
         let q = search(&[&["samsnug", "samsung"], &["tv"]], true);
-        assert_eq!(match_expression(&q, Dialect::Sqlite), r#"("samsnug" OR "samsung") AND ("tv"*)"#);
-        assert_eq!(match_expression(&q, Dialect::Postgres), "('samsnug' | 'samsung') & ('tv':*)");
+        assert_eq!(
+            match_expression(&q, Dialect::Sqlite),
+            r#"("samsnug" OR "samsung") AND ("tv"*)"#
+        );
+        assert_eq!(
+            match_expression(&q, Dialect::Postgres),
+            "('samsnug' | 'samsung') & ('tv':*)"
+        );
     }
 
     #[test]

@@ -13,10 +13,23 @@ use crate::{DomainError, ValidationError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "s", rename_all = "snake_case")]
 pub enum After {
-    Relevance { score: i64, popularity: i64, key: i64 },
-    Popularity { popularity: i64, key: i64 },
-    Price { price: i64, key: i64 },
-    Name { name: String, key: i64 },
+    Relevance {
+        score: i64,
+        popularity: i64,
+        key: i64,
+    },
+    Popularity {
+        popularity: i64,
+        key: i64,
+    },
+    Price {
+        price: i64,
+        key: i64,
+    },
+    Name {
+        name: String,
+        key: i64,
+    },
 }
 
 impl After {

@@ -90,7 +90,9 @@ fn clean(s: &str) -> String {
 
 fn optional(field: &str, v: Option<String>, max: usize) -> Result<Option<String>, String> {
     match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
-        Some(s) if s.chars().count() > max => Err(format!("{field} is longer than {max} characters")),
+        Some(s) if s.chars().count() > max => {
+            Err(format!("{field} is longer than {max} characters"))
+        }
         other => Ok(other),
     }
 }
@@ -109,14 +111,22 @@ impl ProductDraft {
         if category.is_empty() || category.len() > 8 {
             return Err("category must have 1 to 8 levels".into());
         }
-        if category.iter().any(|c| c.is_empty() || c.chars().count() > 100) {
+        if category
+            .iter()
+            .any(|c| c.is_empty() || c.chars().count() > 100)
+        {
             return Err("category levels must be 1 to 100 characters".into());
         }
         let cur: Currency = r.price.currency.parse().map_err(|_| {
-            format!("price.currency {:?} is not an ISO-4217 code", r.price.currency)
+            format!(
+                "price.currency {:?} is not an ISO-4217 code",
+                r.price.currency
+            )
         })?;
         if cur != currency {
-            return Err(format!("price.currency is {cur}, but this shop sells in {currency}"));
+            return Err(format!(
+                "price.currency is {cur}, but this shop sells in {currency}"
+            ));
         }
         let price = Money::new(r.price.amount, cur).map_err(|e| format!("price {}", e.message))?;
         let image = optional("image", r.image, 2000)?;
@@ -189,7 +199,10 @@ pub fn read_catalog(
                     drafts.push(d);
                 }
             }
-            Err(reason) => rejections.push(Rejection { line: line_no, reason }),
+            Err(reason) => rejections.push(Rejection {
+                line: line_no,
+                reason,
+            }),
         }
     }
     Ok((drafts, rejections))
@@ -238,8 +251,14 @@ mod tests {
     #[test]
     fn a_file_that_is_not_json_lines_fails_whole() {
         let err = read(&format!("{GOOD}\nsku,name,price\n")).unwrap_err();
-        assert!(matches!(err, FileError::NotJsonLines { line: 2, .. }), "{err}");
-        assert!(matches!(read("[1,2]"), Err(FileError::NotJsonLines { line: 1, .. })));
+        assert!(
+            matches!(err, FileError::NotJsonLines { line: 2, .. }),
+            "{err}"
+        );
+        assert!(matches!(
+            read("[1,2]"),
+            Err(FileError::NotJsonLines { line: 1, .. })
+        ));
         let binary: &[u8] = &[0x1f, 0x8b, 0xff, 0xfe, b'\n'];
         assert!(matches!(
             read_catalog(binary, Currency::USD),

@@ -9,11 +9,13 @@ pub mod spelling;
 pub mod synthetic;
 pub mod tree;
 
+pub use cursor::After;
 pub use import::{ImportCounts, ImportRecord, ProductDraft, Rejection};
-pub use model::{Category, CategoryNode, CategoryRef, CategorySlug, ProductDetail, ProductSummary, Sku};
+pub use model::{
+    Category, CategoryNode, CategoryRef, CategorySlug, ProductDetail, ProductSummary, Sku,
+};
 pub use search::{
     Cursor, Facets, PriceBand, SearchHit, SearchParams, SearchQuery, SearchResult, SearchText,
     Sort, StoreFacets, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
 };
-pub use cursor::After;
 pub use service::CatalogService;

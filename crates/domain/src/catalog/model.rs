@@ -18,7 +18,8 @@ impl Sku {
     pub fn parse(s: &str) -> Result<Sku, ValidationError> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
         if ok {
             Ok(Sku(s.to_owned()))
         } else {
@@ -108,9 +109,14 @@ impl CategoryRef {
         if let Ok(id) = Uuid::parse_str(s) {
             return Ok(CategoryRef::Id(id));
         }
-        CategorySlug::parse(s).map(CategoryRef::Slug).ok_or_else(|| {
-            ValidationError::new("category", "must be a category id or slug (see /api/categories)")
-        })
+        CategorySlug::parse(s)
+            .map(CategoryRef::Slug)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "category",
+                    "must be a category id or slug (see /api/categories)",
+                )
+            })
     }
 }
 
@@ -196,7 +202,10 @@ mod tests {
     fn category_ref_accepts_uuid_or_slug() {
         let id = Uuid::now_v7();
         assert_eq!(CategoryRef::parse(&id.to_string()), Ok(CategoryRef::Id(id)));
-        assert!(matches!(CategoryRef::parse("clothing"), Ok(CategoryRef::Slug(_))));
+        assert!(matches!(
+            CategoryRef::parse("clothing"),
+            Ok(CategoryRef::Slug(_))
+        ));
         assert!(CategoryRef::parse("' OR 1=1 --").is_err());
     }
 }

@@ -25,17 +25,132 @@ pub const MAX_LIMIT: u32 = 100;
 /// English stop words (PostgreSQL's `english` list), removed by both stores
 /// alike so that they rank the same words.
 const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
-    "by", "can", "did", "do", "does", "doing", "don", "down", "during", "each", "few", "for",
-    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
-    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
-    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
-    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "s", "same", "she",
-    "should", "so", "some", "such", "t", "than", "that", "the", "their", "theirs", "them",
-    "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-    "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "whom", "why", "will", "with", "you", "your", "yours", "yourself",
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "against",
+    "all",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "below",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don",
+    "down",
+    "during",
+    "each",
+    "few",
+    "for",
+    "from",
+    "further",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "herself",
+    "him",
+    "himself",
+    "his",
+    "how",
+    "i",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "itself",
+    "just",
+    "me",
+    "more",
+    "most",
+    "my",
+    "myself",
+    "no",
+    "nor",
+    "not",
+    "now",
+    "of",
+    "off",
+    "on",
+    "once",
+    "only",
+    "or",
+    "other",
+    "our",
+    "ours",
+    "ourselves",
+    "out",
+    "over",
+    "own",
+    "s",
+    "same",
+    "she",
+    "should",
+    "so",
+    "some",
+    "such",
+    "t",
+    "than",
+    "that",
+    "the",
+    "their",
+    "theirs",
+    "them",
+    "themselves",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "through",
+    "to",
+    "too",
+    "under",
+    "until",
+    "up",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "whom",
+    "why",
+    "will",
+    "with",
+    "you",
+    "your",
+    "yours",
+    "yourself",
     "yourselves",
 ];
 
@@ -87,7 +202,9 @@ impl SearchText {
             .unwrap_or_default();
         let prefix_last = ends_in_word
             && typed_last.chars().count() >= 2
-            && terms.last().is_some_and(|t| typed_last.starts_with(t.as_str()));
+            && terms
+                .last()
+                .is_some_and(|t| typed_last.starts_with(t.as_str()));
         Ok(Some(SearchText { prefix_last, terms }))
     }
 
@@ -189,7 +306,10 @@ fn price(field: &str, v: &Option<String>, errors: &mut Vec<ValidationError>) -> 
             None
         }
         Err(_) => {
-            errors.push(ValidationError::new(field, "must be a whole number of minor units (cents)"));
+            errors.push(ValidationError::new(
+                field,
+                "must be a whole number of minor units (cents)",
+            ));
             None
         }
     }
@@ -207,13 +327,26 @@ impl SearchParams {
             }
             None => None,
         };
-        let category = match raw.category.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let category = match raw
+            .category
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(c) => CategoryRef::parse(c).map_err(|e| errors.push(e)).ok(),
             None => None,
         };
-        let brand = match raw.brand.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let brand = match raw
+            .brand
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             Some(b) if b.chars().count() > 100 => {
-                errors.push(ValidationError::new("brand", "must be at most 100 characters"));
+                errors.push(ValidationError::new(
+                    "brand",
+                    "must be at most 100 characters",
+                ));
                 None
             }
             Some(b) => Some(b.to_owned()),
@@ -223,7 +356,10 @@ impl SearchParams {
         let max_price = price("max_price", &raw.max_price, &mut errors);
         if let (Some(lo), Some(hi)) = (min_price, max_price) {
             if lo > hi {
-                errors.push(ValidationError::new("min_price", "must not exceed max_price"));
+                errors.push(ValidationError::new(
+                    "min_price",
+                    "must not exceed max_price",
+                ));
             }
         }
         let sort = match raw.sort.as_deref() {
@@ -236,7 +372,10 @@ impl SearchParams {
             Some(l) => match l.trim().parse::<u32>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
                 _ => {
-                    errors.push(ValidationError::new("limit", "must be a whole number from 1 to 100"));
+                    errors.push(ValidationError::new(
+                        "limit",
+                        "must be a whole number from 1 to 100",
+                    ));
                     None
                 }
             },
@@ -275,8 +414,15 @@ impl SearchParams {
         };
         format!(
             "q={}{}|c={}|b={}|p={:?}-{:?}|s={}",
-            self.text.as_ref().map(SearchText::joined).unwrap_or_default(),
-            if self.text.as_ref().is_some_and(SearchText::prefix_last) { "*" } else { "" },
+            self.text
+                .as_ref()
+                .map(SearchText::joined)
+                .unwrap_or_default(),
+            if self.text.as_ref().is_some_and(SearchText::prefix_last) {
+                "*"
+            } else {
+                ""
+            },
             category,
             self.brand.as_deref().unwrap_or("").to_lowercase(),
             self.min_price,
@@ -436,12 +582,18 @@ mod tests {
         assert_eq!(t.terms(), ["samsung", "galax"]);
         assert!(t.prefix_last());
         assert!(!q("samsung galaxy ").unwrap().prefix_last());
-        assert!(!q("tv s").unwrap().prefix_last(), "one letter is too short for a prefix");
+        assert!(
+            !q("tv s").unwrap().prefix_last(),
+            "one letter is too short for a prefix"
+        );
     }
 
     #[test]
     fn stop_words_are_dropped_unless_nothing_else_remains() {
-        assert_eq!(q("case for the iphone").unwrap().terms(), ["case", "iphone"]);
+        assert_eq!(
+            q("case for the iphone").unwrap().terms(),
+            ["case", "iphone"]
+        );
         assert_eq!(q("the who").unwrap().terms(), ["the", "who"]);
     }
 
@@ -483,7 +635,10 @@ mod tests {
         assert_eq!(fields(&[("limit", "ten")]), ["limit"]);
         assert_eq!(fields(&[("min_price", "-5")]), ["min_price"]);
         assert_eq!(fields(&[("max_price", "1.5e3")]), ["max_price"]);
-        assert_eq!(fields(&[("min_price", "500"), ("max_price", "100")]), ["min_price"]);
+        assert_eq!(
+            fields(&[("min_price", "500"), ("max_price", "100")]),
+            ["min_price"]
+        );
         assert_eq!(fields(&[("sort", "cheapest")]), ["sort"]);
         assert_eq!(fields(&[("cursor", "!!!")]), ["cursor"]);
         assert_eq!(fields(&[("sort", "x"), ("limit", "0")]), ["sort", "limit"]);

@@ -36,7 +36,9 @@ pub struct CatalogService<S, C> {
 }
 
 fn internal(e: serde_json::Error) -> DomainError {
-    DomainError::Store(crate::StoreError::Internal(format!("serialising a response: {e}")))
+    DomainError::Store(crate::StoreError::Internal(format!(
+        "serialising a response: {e}"
+    )))
 }
 
 impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
@@ -97,7 +99,11 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             "search:{version}:{}|l={}|c={}",
             params.canonical(),
             params.limit,
-            params.cursor.as_ref().map(Cursor::encode).unwrap_or_default()
+            params
+                .cursor
+                .as_ref()
+                .map(Cursor::encode)
+                .unwrap_or_default()
         );
         if let Some(hit) = self.cache.get(&key).await {
             return Ok(hit);
@@ -206,7 +212,9 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
     async fn correct(&self, groups: &mut [Vec<String>]) -> Result<bool, DomainError> {
         let mut changed = false;
         for group in groups.iter_mut() {
-            let Some(word) = group.first().cloned() else { continue };
+            let Some(word) = group.first().cloned() else {
+                continue;
+            };
             let candidates = self.store.similar_terms(&word).await?;
             if candidates.iter().any(|(c, _)| *c == word) {
                 continue;
@@ -232,7 +240,9 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         let typed = text.joined();
         let mut out: Vec<Suggestion> = Vec::new();
         let push = |text: String, kind: &'static str, out: &mut Vec<Suggestion>| {
-            if out.len() < MAX_SUGGESTIONS && !out.iter().any(|s| s.text.eq_ignore_ascii_case(&text)) {
+            if out.len() < MAX_SUGGESTIONS
+                && !out.iter().any(|s| s.text.eq_ignore_ascii_case(&text))
+            {
                 out.push(Suggestion { text, kind });
             }
         };
@@ -245,7 +255,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             .iter()
             .filter(|r| r.category.name.to_lowercase().starts_with(&typed))
             .collect();
-        cats.sort_by(|a, b| b.product_count.cmp(&a.product_count));
+        cats.sort_by_key(|r| std::cmp::Reverse(r.product_count));
         for r in cats.into_iter().take(3) {
             push(r.category.name.clone(), "category", &mut out);
         }
@@ -266,7 +276,8 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         for hit in self.store.search(&q).await?.hits {
             push(hit.product.name, "product", &mut out);
         }
-        let body = serde_json::to_vec(&serde_json::json!({ "suggestions": out })).map_err(internal)?;
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "suggestions": out })).map_err(internal)?;
         let body = Bytes::from(body);
         self.cache.put(&key, body.clone(), self.ttl).await;
         Ok(body)

@@ -16,13 +16,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=m {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=n {
         for j in 1..=m {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 v = v.min(d[i - 2][j - 2] + 1);
             }
@@ -127,8 +129,14 @@ mod tests {
 
     fn vocab() -> Vocabulary {
         Vocabulary::new(
-            [("samsung", 400), ("samsonite", 3), ("sandal", 90), ("laptop", 300), ("tv", 50)]
-                .map(|(w, d)| (w.to_string(), d)),
+            [
+                ("samsung", 400),
+                ("samsonite", 3),
+                ("sandal", 90),
+                ("laptop", 300),
+                ("tv", 50),
+            ]
+            .map(|(w, d)| (w.to_string(), d)),
         )
     }
 
@@ -145,9 +153,16 @@ mod tests {
     fn one_letter_typos_are_corrected() {
         let v = vocab();
         for typo in ["samsnug", "samsng", "samsuung", "sumsung"] {
-            assert_eq!(best_correction(typo, &v.candidates(typo)), Some("samsung"), "{typo}");
+            assert_eq!(
+                best_correction(typo, &v.candidates(typo)),
+                Some("samsung"),
+                "{typo}"
+            );
         }
-        assert_eq!(best_correction("laptpo", &v.candidates("laptpo")), Some("laptop"));
+        assert_eq!(
+            best_correction("laptpo", &v.candidates("laptpo")),
+            Some("laptop")
+        );
     }
 
     #[test]

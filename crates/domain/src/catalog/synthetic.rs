@@ -35,7 +35,10 @@ pub fn derive(base: &[ProductDraft], n: usize, seed: u64) -> Vec<ProductDraft> {
                 .take(300)
                 .collect();
             let brand = match (&src.brand, rng.u8(..4)) {
-                (Some(b), 0) => Some(format!("{b} {}", BRAND_SUFFIXES[rng.usize(..BRAND_SUFFIXES.len())])),
+                (Some(b), 0) => Some(format!(
+                    "{b} {}",
+                    BRAND_SUFFIXES[rng.usize(..BRAND_SUFFIXES.len())]
+                )),
                 (b, _) => b.clone(),
             };
             // Price varies by -40% .. +60%, in whole minor units.
@@ -89,7 +92,9 @@ mod tests {
         skus.dedup();
         assert_eq!(skus.len(), 500);
         assert!(a.iter().all(|d| d.name.starts_with("Galaxy S7 ")));
-        assert!(a.iter().all(|d| (6_000..=16_000).contains(&d.price.amount())));
+        assert!(a
+            .iter()
+            .all(|d| (6_000..=16_000).contains(&d.price.amount())));
         let names: std::collections::HashSet<_> = a.iter().map(|d| &d.name).collect();
         assert!(names.len() > 400, "names should vary, got {}", names.len());
     }

@@ -21,13 +21,21 @@ pub struct CategoryIndex {
 
 impl CategoryIndex {
     pub fn new(version: i64, rows: Vec<CategoryRow>) -> CategoryIndex {
-        let by_id = rows.iter().enumerate().map(|(i, r)| (r.category.id, i)).collect();
+        let by_id = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.category.id, i))
+            .collect();
         let by_slug = rows
             .iter()
             .enumerate()
             .map(|(i, r)| (r.category.slug.as_str().to_owned(), i))
             .collect();
-        let by_key = rows.iter().enumerate().map(|(i, r)| (r.category.key, i)).collect();
+        let by_key = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.category.key, i))
+            .collect();
         let roots = build_tree(&rows);
         CategoryIndex {
             version,
@@ -48,7 +56,10 @@ impl CategoryIndex {
     }
 
     pub fn by_key(&self, key: i64) -> Option<&Category> {
-        self.by_key.get(&key).and_then(|i| self.rows.get(*i)).map(|r| &r.category)
+        self.by_key
+            .get(&key)
+            .and_then(|i| self.rows.get(*i))
+            .map(|r| &r.category)
     }
 
     pub fn tree(&self) -> &[CategoryNode] {
@@ -65,7 +76,10 @@ fn build_tree(rows: &[CategoryRow]) -> Vec<CategoryNode> {
     for r in rows {
         children.entry(r.parent_key).or_default().push(r);
     }
-    fn nodes(parent: Option<i64>, children: &HashMap<Option<i64>, Vec<&CategoryRow>>) -> Vec<CategoryNode> {
+    fn nodes(
+        parent: Option<i64>,
+        children: &HashMap<Option<i64>, Vec<&CategoryRow>>,
+    ) -> Vec<CategoryNode> {
         let mut out: Vec<CategoryNode> = children
             .get(&parent)
             .map(|rows| {
@@ -81,7 +95,11 @@ fn build_tree(rows: &[CategoryRow]) -> Vec<CategoryNode> {
                     .collect()
             })
             .unwrap_or_default();
-        out.sort_by(|a, b| b.product_count.cmp(&a.product_count).then(a.name.cmp(&b.name)));
+        out.sort_by(|a, b| {
+            b.product_count
+                .cmp(&a.product_count)
+                .then(a.name.cmp(&b.name))
+        });
         out
     }
     nodes(None, &children)
@@ -118,7 +136,10 @@ mod tests {
             ],
         );
         let t = idx.tree();
-        assert_eq!(t.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["Watches", "Phones"]);
+        assert_eq!(
+            t.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+            ["Watches", "Phones"]
+        );
         assert_eq!(t[1].children[0].name, "Smartphones");
         let slug = CategoryRef::parse("phones/cases").unwrap();
         assert_eq!(idx.resolve(&slug).map(|c| c.key), Some(2));

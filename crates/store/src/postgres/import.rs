@@ -55,16 +55,46 @@ pub(super) async fn run(
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         let inserted: Vec<bool> = sqlx::query_scalar(UPSERT)
             .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.sku.as_str().to_owned()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.sku.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .bind(chunk.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.name.to_lowercase()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.name.to_lowercase())
+                    .collect::<Vec<_>>(),
+            )
             .bind(chunk.iter().map(|d| d.brand.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.brand.as_ref().map(|b| b.to_lowercase())).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.description.clone()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.brand.as_ref().map(|b| b.to_lowercase()))
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.description.clone())
+                    .collect::<Vec<_>>(),
+            )
             .bind(chunk.iter().map(|d| d.price.amount()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.price.currency().as_str().to_owned()).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(|d| d.price.currency().as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .bind(category_keys)
-            .bind(chunk.iter().map(import_plan::category_text).collect::<Vec<_>>())
+            .bind(
+                chunk
+                    .iter()
+                    .map(import_plan::category_text)
+                    .collect::<Vec<_>>(),
+            )
             .bind(chunk.iter().map(|d| d.image.clone()).collect::<Vec<_>>())
             .bind(chunk.iter().map(|d| d.popularity).collect::<Vec<_>>())
             .bind(attributes)
@@ -79,7 +109,10 @@ pub(super) async fn run(
         progress(done);
     }
     if counts.imported + counts.updated > 0 {
-        sqlx::query("DELETE FROM search_terms").execute(&mut *tx).await.map_err(db)?;
+        sqlx::query("DELETE FROM search_terms")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         sqlx::query(
             "INSERT INTO search_terms (term, docs) \
              SELECT word, ndoc FROM ts_stat('SELECT search FROM products') WHERE length(word) >= 2",

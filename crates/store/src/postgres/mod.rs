@@ -28,9 +28,9 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str, pool_size: u32) -> Result<PgStore, StoreError> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|_| StoreError::Unavailable("DATABASE_URL is not a valid postgres:// URL".into()))?;
+        let options: PgConnectOptions = url.parse().map_err(|_| {
+            StoreError::Unavailable("DATABASE_URL is not a valid postgres:// URL".into())
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(5))
@@ -39,7 +39,9 @@ impl PgStore {
                     // Typo candidates: looser than the 0.3 default, so that a
                     // swapped pair of letters in a short word still qualifies.
                     // (Ignored before pg_trgm exists, i.e. before migrations.)
-                    let _ = conn.execute("SET pg_trgm.similarity_threshold = 0.25").await;
+                    let _ = conn
+                        .execute("SET pg_trgm.similarity_threshold = 0.25")
+                        .await;
                     Ok(())
                 })
             })
@@ -65,13 +67,23 @@ impl PgStore {
         let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
         let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
         if !q.facets {
-            return Ok(StorePage { hits, ..Default::default() });
+            return Ok(StorePage {
+                hits,
+                ..Default::default()
+            });
         }
         let mut facets = sql::facet_query::<Postgres>(q, Dialect::Postgres);
-        let rows: Vec<(String, i64, Option<String>, i64)> =
-            facets.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<(String, i64, Option<String>, i64)> = facets
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         let (total, facets) = sql::fold_facets(rows);
-        Ok(StorePage { hits, total, facets })
+        Ok(StorePage {
+            hits,
+            total,
+            facets,
+        })
     }
 
     pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
@@ -89,7 +101,8 @@ impl PgStore {
         Ok(Some(ProductDetail {
             summary: hit(&row)?.product,
             description: row.try_get(16).map_err(db)?,
-            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes).unwrap_or_default(),
+            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
+                .unwrap_or_default(),
         }))
     }
 
@@ -123,11 +136,24 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        Ok(rows.into_iter().map(|(t, d)| (t, u64::try_from(d).unwrap_or(0))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(t, d)| (t, u64::try_from(d).unwrap_or(0)))
+            .collect())
     }
 
-    pub async fn brands_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, StoreError> {
-        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    pub async fn brands_with_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let pattern = format!(
+            "{}%",
+            prefix
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         sqlx::query_scalar(
             "SELECT min(brand) FROM products WHERE brand_key LIKE $1 \
              GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT $2",
@@ -163,7 +189,10 @@ impl PgStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 }

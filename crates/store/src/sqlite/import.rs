@@ -45,7 +45,8 @@ pub(super) async fn run(
             .get(&import_plan::slug_of(d))
             .copied()
             .ok_or_else(|| StoreError::Internal("category missing after insert".into()))?;
-        let attributes = serde_json::to_string(&d.attributes).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let attributes = serde_json::to_string(&d.attributes)
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         let written: Option<i64> = sqlx::query_scalar(UPSERT)
             .bind(Uuid::now_v7())
             .bind(d.sku.as_str())
@@ -100,7 +101,8 @@ async fn ensure_categories(
             continue;
         }
         let parent = c.parent_slug.as_ref().and_then(|s| keys.get(s)).copied();
-        let path = serde_json::to_string(&c.path).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let path =
+            serde_json::to_string(&c.path).map_err(|e| StoreError::Internal(e.to_string()))?;
         let key: i64 = sqlx::query_scalar(
             "INSERT INTO categories (id, parent_key, slug, name, path, depth) VALUES (?, ?, ?, ?, ?, ?) RETURNING key",
         )

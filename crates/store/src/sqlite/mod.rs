@@ -81,13 +81,23 @@ impl SqliteStore {
         let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
         let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
         if !q.facets {
-            return Ok(StorePage { hits, ..Default::default() });
+            return Ok(StorePage {
+                hits,
+                ..Default::default()
+            });
         }
         let mut facets = sql::facet_query::<Sqlite>(q, Dialect::Sqlite);
-        let rows: Vec<(String, i64, Option<String>, i64)> =
-            facets.build_query_as().fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<(String, i64, Option<String>, i64)> = facets
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         let (total, facets) = sql::fold_facets(rows);
-        Ok(StorePage { hits, total, facets })
+        Ok(StorePage {
+            hits,
+            total,
+            facets,
+        })
     }
 
     pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
@@ -105,7 +115,8 @@ impl SqliteStore {
         Ok(Some(ProductDetail {
             summary: hit(&row)?.product,
             description: row.try_get(16).map_err(db)?,
-            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes).unwrap_or_default(),
+            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
+                .unwrap_or_default(),
         }))
     }
 
@@ -138,7 +149,10 @@ impl SqliteStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-            let vocab = Vocabulary::new(rows.into_iter().map(|(t, d)| (t, u64::try_from(d).unwrap_or(0))));
+            let vocab = Vocabulary::new(
+                rows.into_iter()
+                    .map(|(t, d)| (t, u64::try_from(d).unwrap_or(0))),
+            );
             *guard = (version, Arc::new(vocab));
         }
         let vocab = guard.1.clone();
@@ -146,11 +160,12 @@ impl SqliteStore {
         let mut out = vocab.candidates(word);
         // Words of under four letters are not in the index; say whether this one exists.
         if out.iter().all(|(w, _)| w != word) {
-            let docs: Option<i64> = sqlx::query_scalar("SELECT doc FROM products_vocab WHERE term = ?")
-                .bind(word)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
+            let docs: Option<i64> =
+                sqlx::query_scalar("SELECT doc FROM products_vocab WHERE term = ?")
+                    .bind(word)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
             if let Some(d) = docs {
                 out.push((word.to_owned(), u64::try_from(d).unwrap_or(0)));
             }
@@ -158,7 +173,11 @@ impl SqliteStore {
         Ok(out)
     }
 
-    pub async fn brands_with_prefix(&self, prefix: &str, limit: u32) -> Result<Vec<String>, StoreError> {
+    pub async fn brands_with_prefix(
+        &self,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
         // `brand_key >= p AND brand_key < p || U+10FFFF` is a prefix range the index can use.
         let end = format!("{prefix}\u{10FFFF}");
         sqlx::query_scalar(
@@ -197,7 +216,10 @@ impl SqliteStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(())
     }
 }

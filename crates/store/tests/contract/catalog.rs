@@ -37,13 +37,24 @@ async fn import_is_idempotent_and_counts_changes(db: TestDb) {
     assert_eq!(first.imported as usize, drafts.len());
     assert_eq!((first.updated, first.unchanged), (0, 0));
     let v1 = db.store.catalog_version().await.unwrap();
-    assert!(v1 > v0, "an import that changes the catalog bumps its version");
+    assert!(
+        v1 > v0,
+        "an import that changes the catalog bumps its version"
+    );
 
     let again = db.store.import(&drafts, &noop).await.unwrap();
     assert_eq!((again.imported, again.updated), (0, 0));
     assert_eq!(again.unchanged as usize, drafts.len());
-    assert_eq!(db.store.product_count().await.unwrap() as usize, drafts.len(), "no duplicates");
-    assert_eq!(db.store.catalog_version().await.unwrap(), v1, "nothing changed, same version");
+    assert_eq!(
+        db.store.product_count().await.unwrap() as usize,
+        drafts.len(),
+        "no duplicates"
+    );
+    assert_eq!(
+        db.store.catalog_version().await.unwrap(),
+        v1,
+        "nothing changed, same version"
+    );
 
     let mut changed = drafts[0].clone();
     changed.name = "Renamed Product Zyxwv".into();
@@ -53,7 +64,10 @@ async fn import_is_idempotent_and_counts_changes(db: TestDb) {
     assert_eq!((third.imported, third.updated, third.unchanged), (1, 1, 0));
     let r = search(&db.service(), &[("q", "zyxwv")]).await;
     assert_eq!(r.total, 1);
-    assert_eq!(r.items[0].sku, drafts[0].sku, "the update kept the product's identity");
+    assert_eq!(
+        r.items[0].sku, drafts[0].sku,
+        "the update kept the product's identity"
+    );
 }
 
 async fn text_search_matches_name_brand_and_category(db: TestDb) {
@@ -74,7 +88,10 @@ async fn text_search_matches_name_brand_and_category(db: TestDb) {
     }));
     // Prefix of the last word while typing.
     let typed = search(&svc, &[("q", "lapto")]).await;
-    assert!(typed.total >= r.total, "prefix finds at least the full word's results");
+    assert!(
+        typed.total >= r.total,
+        "prefix finds at least the full word's results"
+    );
     // Stemming: plural finds singular.
     assert!(search(&svc, &[("q", "laptops ")]).await.total > 0);
 }
@@ -85,34 +102,77 @@ async fn category_filter_includes_descendants(db: TestDb) {
     let root = search(&svc, &[("category", "computers"), ("limit", "100")]).await;
     assert!(root.total > 0);
     assert!(root.items.iter().all(|p| p.category.path[0] == "Computers"));
-    assert!(root.items.iter().any(|p| p.category.path.len() > 1), "descendants are included");
+    assert!(
+        root.items.iter().any(|p| p.category.path.len() > 1),
+        "descendants are included"
+    );
     let child = &root.facets.categories[0];
     let sub = search(&svc, &[("category", &child.slug)]).await;
-    assert_eq!(sub.total, child.count, "facet count equals the filtered total");
+    assert_eq!(
+        sub.total, child.count,
+        "facet count equals the filtered total"
+    );
     assert!(sub.total < root.total || root.facets.categories.len() == 1);
 }
 
 async fn price_and_brand_filters_narrow_results(db: TestDb) {
     seeded(&db).await;
     let svc = db.service();
-    let r = search(&svc, &[("min_price", "1000"), ("max_price", "5000"), ("limit", "100")]).await;
+    let r = search(
+        &svc,
+        &[
+            ("min_price", "1000"),
+            ("max_price", "5000"),
+            ("limit", "100"),
+        ],
+    )
+    .await;
     assert!(r.total > 0);
-    assert!(r.items.iter().all(|p| (1000..=5000).contains(&p.price.amount())));
+    assert!(r
+        .items
+        .iter()
+        .all(|p| (1000..=5000).contains(&p.price.amount())));
     let r = search(&svc, &[("brand", "SAMSUNG"), ("limit", "100")]).await;
     assert!(r.total > 0);
-    assert!(r.items.iter().all(|p| p.brand.as_deref().map(str::to_lowercase) == Some("samsung".into())));
+    assert!(r
+        .items
+        .iter()
+        .all(|p| p.brand.as_deref().map(str::to_lowercase) == Some("samsung".into())));
 }
 
 async fn every_sort_orders_its_key(db: TestDb) {
     seeded(&db).await;
     let svc = db.service();
-    let prices: Vec<i64> = search(&svc, &[("sort", "price_asc"), ("limit", "100")]).await.items.iter().map(|p| p.price.amount()).collect();
+    let prices: Vec<i64> = search(&svc, &[("sort", "price_asc"), ("limit", "100")])
+        .await
+        .items
+        .iter()
+        .map(|p| p.price.amount())
+        .collect();
     assert!(prices.windows(2).all(|w| w[0] <= w[1]));
-    let prices: Vec<i64> = search(&svc, &[("sort", "price_desc"), ("limit", "100")]).await.items.iter().map(|p| p.price.amount()).collect();
+    let prices: Vec<i64> = search(&svc, &[("sort", "price_desc"), ("limit", "100")])
+        .await
+        .items
+        .iter()
+        .map(|p| p.price.amount())
+        .collect();
     assert!(prices.windows(2).all(|w| w[0] >= w[1]));
-    let pop: Vec<i64> = search(&svc, &[("limit", "100")]).await.items.iter().map(|p| p.popularity).collect();
-    assert!(pop.windows(2).all(|w| w[0] >= w[1]), "popularity is the default without q");
-    let names: Vec<String> = search(&svc, &[("sort", "name"), ("limit", "100")]).await.items.iter().map(|p| p.name.to_lowercase()).collect();
+    let pop: Vec<i64> = search(&svc, &[("limit", "100")])
+        .await
+        .items
+        .iter()
+        .map(|p| p.popularity)
+        .collect();
+    assert!(
+        pop.windows(2).all(|w| w[0] >= w[1]),
+        "popularity is the default without q"
+    );
+    let names: Vec<String> = search(&svc, &[("sort", "name"), ("limit", "100")])
+        .await
+        .items
+        .iter()
+        .map(|p| p.name.to_lowercase())
+        .collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]));
 }
 
@@ -120,7 +180,11 @@ async fn cursor_pages_cover_results_exactly_once(db: TestDb) {
     seeded(&db).await;
     let svc = db.service();
     for sort in ["relevance", "popularity", "price_asc", "price_desc", "name"] {
-        let q: &[(&str, &str)] = if sort == "relevance" { &[("q", "samsung")] } else { &[("q", "samsung"), ("sort", sort)] };
+        let q: &[(&str, &str)] = if sort == "relevance" {
+            &[("q", "samsung")]
+        } else {
+            &[("q", "samsung"), ("sort", sort)]
+        };
         let all = search(&svc, &[q, &[("limit", "100")]].concat()).await;
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -138,9 +202,17 @@ async fn cursor_pages_cover_results_exactly_once(db: TestDb) {
         }
         let unique: HashSet<_> = seen.iter().collect();
         assert_eq!(unique.len(), seen.len(), "{sort}: a product appeared twice");
-        assert_eq!(seen.len() as u64, all.total, "{sort}: pages cover every result");
+        assert_eq!(
+            seen.len() as u64,
+            all.total,
+            "{sort}: pages cover every result"
+        );
         let first: Vec<_> = all.items.iter().map(|p| p.id).collect();
-        assert_eq!(&seen[..first.len().min(seen.len())], &first[..first.len().min(seen.len())], "{sort}: same order as one big page");
+        assert_eq!(
+            &seen[..first.len().min(seen.len())],
+            &first[..first.len().min(seen.len())],
+            "{sort}: same order as one big page"
+        );
     }
 }
 
@@ -150,7 +222,10 @@ async fn facets_count_the_whole_result_set(db: TestDb) {
     let by_price: u64 = r.facets.price.iter().map(|b| b.count).sum();
     assert_eq!(by_price, r.total);
     let by_category: u64 = r.facets.categories.iter().map(|c| c.count).sum();
-    assert_eq!(by_category, r.total, "every product has exactly one root category");
+    assert_eq!(
+        by_category, r.total,
+        "every product has exactly one root category"
+    );
     assert!(r.facets.brands.iter().any(|b| b.value == "Samsung"));
     assert!(r.facets.brands.windows(2).all(|w| w[0].count >= w[1].count));
 }
@@ -172,7 +247,20 @@ async fn one_letter_typos_still_find_products(db: TestDb) {
 async fn query_syntax_is_searched_as_plain_text(db: TestDb) {
     seeded(&db).await;
     let svc = db.service();
-    for q in ["' OR 1=1 --", "\"", "*", "NEAR(", "-", ":", "samsung\" OR \"x", "a AND b", "(((", "col:val", "%_\\", "\u{0}"] {
+    for q in [
+        "' OR 1=1 --",
+        "\"",
+        "*",
+        "NEAR(",
+        "-",
+        ":",
+        "samsung\" OR \"x",
+        "a AND b",
+        "(((",
+        "col:val",
+        "%_\\",
+        "\u{0}",
+    ] {
         let parsed = SearchParamsCheck::ok(q);
         if parsed {
             let _ = search(&svc, &[("q", q)]).await; // must not error
@@ -213,7 +301,10 @@ async fn product_detail_round_trips(db: TestDb) {
         popularity: 5,
         attributes: [("colour".to_string(), "red".to_string())].into(),
     };
-    db.store.import(std::slice::from_ref(&draft), &noop).await.unwrap();
+    db.store
+        .import(std::slice::from_ref(&draft), &noop)
+        .await
+        .unwrap();
     let r = search(&db.service(), &[("q", "kettle")]).await;
     let id = r.items[0].id;
     let p = db.store.product(id).await.unwrap().unwrap();
@@ -223,5 +314,10 @@ async fn product_detail_round_trips(db: TestDb) {
     assert_eq!(p.summary.category.slug.as_str(), "kitchen/kettles");
     assert_eq!(p.description.as_deref(), Some("Boils water"));
     assert_eq!(p.attributes.get("colour").map(String::as_str), Some("red"));
-    assert!(db.store.product(uuid::Uuid::now_v7()).await.unwrap().is_none());
+    assert!(db
+        .store
+        .product(uuid::Uuid::now_v7())
+        .await
+        .unwrap()
+        .is_none());
 }

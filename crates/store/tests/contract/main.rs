@@ -3,6 +3,12 @@
 //! `EMPORIUM_TEST_DATABASE_URL` points at the server, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on what it did not expect"
+)]
+
 mod agreement;
 mod catalog;
 mod support;

@@ -6,13 +6,21 @@ use std::time::Duration;
 
 use emporium_cache::AnyCache;
 use emporium_domain::catalog::import::read_catalog;
-use emporium_domain::catalog::{CatalogService, ProductDraft, SearchParams, SearchQuery, SearchResult};
+use emporium_domain::catalog::{
+    CatalogService, ProductDraft, SearchParams, SearchQuery, SearchResult,
+};
 use emporium_domain::Currency;
 use emporium_store::Store;
 use sqlx::Connection;
 
-pub const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../emporium/tests/fixtures/small-catalog.jsonl");
-pub const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../catalog/demo-catalog.jsonl.gz");
+pub const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../emporium/tests/fixtures/small-catalog.jsonl"
+);
+pub const DEMO: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../catalog/demo-catalog.jsonl.gz"
+);
 
 pub fn admin_url() -> String {
     std::env::var("EMPORIUM_TEST_DATABASE_URL")
@@ -29,7 +37,11 @@ impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(dir.path(), 4).await.unwrap();
-        TestDb { store, _dir: Some(dir), pg_name: None }
+        TestDb {
+            store,
+            _dir: Some(dir),
+            pg_name: None,
+        }
     }
 
     pub async fn postgres() -> TestDb {
@@ -38,12 +50,19 @@ impl TestDb {
         let mut conn = sqlx::PgConnection::connect(&admin)
             .await
             .expect("PostgreSQL must be running for the contract tests");
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         conn.close().await.unwrap();
         let url = with_database(&admin, &name);
         let store = Store::connect_postgres(&url, 4).await.unwrap();
         store.migrate().await.unwrap();
-        TestDb { store, _dir: None, pg_name: Some(name) }
+        TestDb {
+            store,
+            _dir: None,
+            pg_name: Some(name),
+        }
     }
 
     pub fn service(&self) -> CatalogService<Store, AnyCache> {
@@ -59,11 +78,16 @@ pub fn with_database(url: &str, db: &str) -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         let store = self.store.clone();
         // Drop runs outside async; use a private runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 store.close().await;
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
@@ -86,7 +110,9 @@ pub fn fixture() -> Vec<ProductDraft> {
 
 pub fn demo() -> Vec<ProductDraft> {
     let f = std::fs::File::open(DEMO).unwrap();
-    let r: Box<dyn BufRead> = Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(f)));
+    let r: Box<dyn BufRead> = Box::new(std::io::BufReader::new(flate2::read::MultiGzDecoder::new(
+        f,
+    )));
     read_catalog(r, Currency::USD).unwrap().0
 }
 
@@ -106,5 +132,7 @@ pub async fn search(svc: &CatalogService<Store, AnyCache>, pairs: &[(&str, &str)
             other => panic!("unknown parameter {other}"),
         }
     }
-    svc.search_params(&SearchParams::parse(&q).unwrap()).await.unwrap()
+    svc.search_params(&SearchParams::parse(&q).unwrap())
+        .await
+        .unwrap()
 }

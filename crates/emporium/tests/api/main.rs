@@ -1,0 +1,15 @@
+//! HTTP tests: the real server on port 0 with a fresh store each (SQLite
+//! in a temp dir, or a PostgreSQL database created and dropped), seeded
+//! with the small fixture catalog. `TEST_LOG=1` shows the server's logs.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails loudly on what it did not expect"
+)]
+
+mod catalog;
+mod cli;
+mod concurrency;
+mod ops;
+mod support;

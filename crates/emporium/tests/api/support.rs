@@ -1,0 +1,213 @@
+//! Spawning the app for a test, and a few request helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use emporium::config::Config;
+use emporium::{seed, startup};
+use emporium_cache::AnyCache;
+use emporium_domain::catalog::CatalogService;
+use secrecy::SecretString;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/small-catalog.jsonl"
+);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    /// PostgreSQL with the Redis cache.
+    PostgresRedis,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    pg_name: Option<String>,
+    redis_prefix: Option<String>,
+}
+
+fn admin_url() -> String {
+    std::env::var("EMPORIUM_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("EMPORIUM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        if std::env::var("TEST_LOG").is_ok() {
+            emporium::telemetry::init("text");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::embedded(dir.path()).unwrap();
+        config.store.seed_demo_when_empty = false;
+        config.cache.ttl_secs = 60;
+        let mut pg_name = None;
+        let mut redis_prefix = None;
+        if backend != Backend::Sqlite {
+            let name = format!("emporium_test_{}", uuid::Uuid::now_v7().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url())
+                .await
+                .expect("PostgreSQL must be running");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let (base, _) = admin_url()
+                .rsplit_once('/')
+                .map(|(b, d)| (b.to_string(), d.to_string()))
+                .unwrap();
+            config.store.database_url = Some(SecretString::from(format!("{base}/{name}")));
+            pg_name = Some(name);
+        }
+        if backend == Backend::PostgresRedis {
+            let prefix = format!("emporium-test:{}:", uuid::Uuid::now_v7());
+            config.cache.backend = "redis".into();
+            config.cache.redis_url = Some(SecretString::from(redis_url()));
+            config.cache.key_prefix = prefix.clone();
+            redis_prefix = Some(prefix);
+        }
+        seed_file(&config, FIXTURE.into()).await;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(startup::run(config.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client
+                .get(format!("http://{addr}/health/live"))
+                .send()
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        TestApp {
+            addr,
+            client,
+            config,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+            pg_name,
+            redis_prefix,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET and parse JSON, asserting the status.
+    pub async fn json(&self, path: &str, status: u16) -> serde_json::Value {
+        let res = self.get(path).await;
+        assert_eq!(res.status().as_u16(), status, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// Asks the server to stop and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Imports a catalog file into the app's store, as `emporium seed --file` does.
+pub async fn seed_file(config: &Config, file: PathBuf) -> seed::SeedReport {
+    let store = startup::open_store(config).await.unwrap();
+    let catalog = CatalogService::new(store.clone(), AnyCache::None, Duration::from_secs(1));
+    let report = seed::import(
+        &catalog,
+        seed::Source::File(file),
+        0,
+        config.currency().unwrap(),
+        false,
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    report
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let pg = self.pg_name.take();
+        let redis = self.redis_prefix.take();
+        if pg.is_none() && redis.is_none() {
+            return;
+        }
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Some(name) = pg {
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                    }
+                }
+                if let Some(prefix) = redis {
+                    if let Ok(c) = emporium_cache::RedisCache::connect(&redis_url(), &prefix).await
+                    {
+                        let _ = c.clear().await;
+                    }
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// Runs a test body against each backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await).await } )*
+        }
+        mod postgres_redis {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::support::TestApp::spawn($crate::support::Backend::PostgresRedis).await).await } )*
+        }
+    };
+}
