@@ -150,6 +150,34 @@ impl Cache for AnyCache {
         }
     }
 
+    async fn get_or_compute<E, F>(&self, key: &str, ttl: Duration, compute: F) -> Result<Bytes, E>
+    where
+        E: Clone + Send + Sync + 'static,
+        F: std::future::Future<Output = Result<Bytes, E>> + Send,
+    {
+        match self {
+            AnyCache::Memory(m) => {
+                let entry = m
+                    .inner
+                    .entry(key.to_owned())
+                    .or_try_insert_with(async move { compute.await.map(|b| (b, ttl)) })
+                    .await
+                    .map_err(|e| (*e).clone())?;
+                record("memory", !entry.is_fresh());
+                Ok(entry.into_value().0)
+            }
+            AnyCache::Redis(_) => {
+                if let Some(hit) = self.get(key).await {
+                    return Ok(hit);
+                }
+                let value = compute.await?;
+                self.put(key, value.clone(), ttl).await;
+                Ok(value)
+            }
+            AnyCache::None => compute.await,
+        }
+    }
+
     async fn ping(&self) -> Result<(), String> {
         match self {
             AnyCache::Redis(r) => {

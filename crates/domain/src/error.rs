@@ -28,7 +28,7 @@ impl fmt::Display for ValidationError {
 }
 
 /// Failures of a store adapter, translated at the adapter boundary.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The store cannot be reached or did not answer in time.
     #[error("store unavailable: {0}")]
@@ -41,8 +41,9 @@ pub enum StoreError {
     Internal(String),
 }
 
-/// Errors a domain service reports to its callers.
-#[derive(Debug, thiserror::Error)]
+/// Errors a domain service reports to its callers. `Clone` so that one
+/// failed computation can be reported to every caller that waited on it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DomainError {
     /// The request was malformed; each entry names a field.
     #[error("validation failed")]

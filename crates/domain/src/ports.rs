@@ -74,6 +74,20 @@ pub trait CatalogStore: Send + Sync + 'static {
 pub trait Cache: Send + Sync + 'static {
     fn get(&self, key: &str) -> impl Future<Output = Option<Bytes>> + Send;
     fn put(&self, key: &str, value: Bytes, ttl: Duration) -> impl Future<Output = ()> + Send;
+    /// The cached value for `key`, or `compute`'s, stored for `ttl`.
+    /// Concurrent callers of one key may share one computation (the
+    /// in-process adapter coalesces them), so a hot key that is missing
+    /// costs the store one query, not one per waiting request. Errors are
+    /// not cached.
+    fn get_or_compute<E, F>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        compute: F,
+    ) -> impl Future<Output = Result<Bytes, E>> + Send
+    where
+        E: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Bytes, E>> + Send;
     /// Whether the cache answers; for readiness checks.
     fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
     /// `memory`, `redis` or `none`.

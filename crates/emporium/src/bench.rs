@@ -38,6 +38,17 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
     );
 
     let mut reports: Vec<Report> = Vec::new();
+    if args.warmup > 0 {
+        let mode = Mode::Open {
+            rate_per_sec: args.rate,
+            connections: args.connections,
+            duration: Duration::from_secs(args.warmup),
+        };
+        let label = format!("server open loop {}/s, first {} s (cold cache)", args.rate, args.warmup);
+        let r = run_http(args.addr, &mode, &requests, &label).await?;
+        println!("{r}");
+        reports.push(r);
+    }
     if matches!(args.mode.as_str(), "open" | "all") {
         let mode = Mode::Open {
             rate_per_sec: args.rate,

@@ -87,6 +87,10 @@ pub struct BenchArgs {
     /// Closed loop: concurrencies to run, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,64,256")]
     pub concurrency: Vec<usize>,
+    /// Seconds of open-loop load before the measured runs, reported on its
+    /// own as the cold-cache figure (0 to skip).
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
     /// Which runs: open, closed or all.
     #[arg(long, default_value = "all")]
     pub mode: String,

@@ -79,6 +79,7 @@ pub async fn catalog(
         );
     }
     catalog.refresh_version().await?;
+    catalog.warm_up().await?;
     Ok(catalog)
 }
 

@@ -211,8 +211,9 @@ where
     qb.push(
         ") SELECT CAST('t' AS TEXT) AS kind, CAST(0 AS BIGINT) AS k, CAST(NULL AS TEXT) AS label, \
          count(*) AS n FROM m \
-         UNION ALL SELECT * FROM (SELECT 'c', cl.ancestor, NULL, count(*) FROM m \
-         JOIN category_closure cl ON cl.descendant = m.category_key \
+         UNION ALL SELECT * FROM (SELECT 'c', cl.ancestor, NULL, CAST(sum(g.n) AS BIGINT) FROM \
+         (SELECT m.category_key, count(*) AS n FROM m GROUP BY m.category_key) AS g \
+         JOIN category_closure cl ON cl.descendant = g.category_key \
          JOIN categories c ON c.key = cl.ancestor WHERE ",
     );
     match q.facet_parent_key {

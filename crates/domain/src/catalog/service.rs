@@ -105,13 +105,12 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
                 .map(Cursor::encode)
                 .unwrap_or_default()
         );
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(hit);
-        }
-        let result = self.search_params(&params).await?;
-        let body = Bytes::from(serde_json::to_vec(&result).map_err(internal)?);
-        self.cache.put(&key, body.clone(), self.ttl).await;
-        Ok(body)
+        self.cache
+            .get_or_compute(&key, self.ttl, async {
+                let result = self.search_params(&params).await?;
+                Ok(Bytes::from(serde_json::to_vec(&result).map_err(internal)?))
+            })
+            .await
     }
 
     /// Runs a validated search against the store, bypassing the cache.
@@ -234,9 +233,12 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         };
         let version = self.current_version().await?;
         let key = format!("suggest:{version}:{}{}", text.joined(), text.prefix_last());
-        if let Some(hit) = self.cache.get(&key).await {
-            return Ok(hit);
-        }
+        self.cache
+            .get_or_compute(&key, self.ttl, self.compute_suggestions(&text))
+            .await
+    }
+
+    async fn compute_suggestions(&self, text: &SearchText) -> Result<Bytes, DomainError> {
         let typed = text.joined();
         let mut out: Vec<Suggestion> = Vec::new();
         let push = |text: String, kind: &'static str, out: &mut Vec<Suggestion>| {
@@ -278,9 +280,15 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         }
         let body =
             serde_json::to_vec(&serde_json::json!({ "suggestions": out })).map_err(internal)?;
-        let body = Bytes::from(body);
-        self.cache.put(&key, body.clone(), self.ttl).await;
-        Ok(body)
+        Ok(Bytes::from(body))
+    }
+
+    /// Loads what the first searches would otherwise wait for: the category
+    /// index and the store's spelling index.
+    pub async fn warm_up(&self) -> Result<(), DomainError> {
+        self.category_index().await?;
+        self.store.similar_terms("warmup").await?;
+        Ok(())
     }
 
     /// `GET /api/categories`: the tree with subtree product counts.

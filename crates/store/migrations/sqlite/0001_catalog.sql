@@ -28,23 +28,25 @@ CREATE TABLE category_closure (
 CREATE INDEX category_closure_descendant ON category_closure (descendant, ancestor);
 
 CREATE TABLE products (
+    -- Small, hot columns first: SQLite reads a row up to the column it
+    -- needs, so long descriptions go last.
     key           INTEGER PRIMARY KEY,
     id            BLOB    NOT NULL UNIQUE,
     sku           TEXT    NOT NULL UNIQUE,
-    name          TEXT    NOT NULL,
-    name_key      TEXT    NOT NULL,
-    brand         TEXT,
-    brand_key     TEXT,
-    description   TEXT,
     price         INTEGER NOT NULL CHECK (price >= 0),
     currency      TEXT    NOT NULL,
-    category_key  INTEGER NOT NULL REFERENCES categories (key),
-    category_text TEXT    NOT NULL,
-    image         TEXT,
     popularity    INTEGER NOT NULL DEFAULT 0,
-    attributes    TEXT    NOT NULL DEFAULT '{}',
+    category_key  INTEGER NOT NULL REFERENCES categories (key),
+    brand_key     TEXT,
+    name_key      TEXT    NOT NULL,
+    name          TEXT    NOT NULL,
+    brand         TEXT,
+    image         TEXT,
+    category_text TEXT    NOT NULL,
     created_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    updated_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    updated_at    TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    attributes    TEXT    NOT NULL DEFAULT '{}',
+    description   TEXT
 );
 CREATE INDEX products_popularity ON products (popularity DESC, key);
 CREATE INDEX products_price ON products (price, key);

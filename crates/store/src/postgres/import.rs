@@ -126,6 +126,11 @@ pub(super) async fn run(
             .map_err(db)?;
     }
     tx.commit().await.map_err(db)?;
+    // Fresh statistics for the planner, rather than waiting for autovacuum.
+    sqlx::query("ANALYZE products, categories, category_closure, search_terms")
+        .execute(pool)
+        .await
+        .map_err(db)?;
     Ok(counts)
 }
 

@@ -81,6 +81,9 @@ pub(super) async fn run(
             .map_err(db)?;
     }
     tx.commit().await.map_err(db)?;
+    // Fresh statistics let the planner pick, say, the popularity index over
+    // the price index for a broad price filter.
+    sqlx::query("ANALYZE").execute(pool).await.map_err(db)?;
     progress(drafts.len() as u64);
     Ok(counts)
 }
