@@ -44,7 +44,10 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
             connections: args.connections,
             duration: Duration::from_secs(args.warmup),
         };
-        let label = format!("server open loop {}/s, first {} s (cold cache)", args.rate, args.warmup);
+        let label = format!(
+            "server open loop {}/s, first {} s (cold cache)",
+            args.rate, args.warmup
+        );
         let r = run_http(args.addr, &mode, &requests, &label).await?;
         println!("{r}");
         reports.push(r);

@@ -1,6 +1,7 @@
 //! Operational surface: health, metrics, OpenAPI, docs, headers, shutdown.
 
-use crate::support::{Backend, TestApp};
+use crate::support::{Backend, PrivateRedis, TestApp};
+use secrecy::SecretString;
 
 #[tokio::test]
 async fn health_metrics_and_headers() {
@@ -172,5 +173,40 @@ async fn readiness_fails_when_the_store_is_gone() {
     assert!(
         !text.contains("database") && !text.contains("SQL"),
         "no internals leak: {text}"
+    );
+}
+
+/// Redis failing under a running server degrades to uncached searches:
+/// every search still answers, readiness says "degraded", errors are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_survive_redis_going_down() {
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url.clone();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.cache.backend = "redis".into();
+        c.cache.redis_url = Some(SecretString::from(url));
+    })
+    .await;
+    let warm = app.json("/api/products?q=laptop", 200).await;
+    let ready = app.json("/health/ready", 200).await;
+    assert_eq!(ready["status"], "ok");
+    assert_eq!(ready["checks"]["cache"]["kind"], "redis");
+
+    redis.kill();
+    let again = app.json("/api/products?q=laptop", 200).await;
+    assert_eq!(
+        again["total"], warm["total"],
+        "the store answers what the cache no longer can"
+    );
+    for q in ["samsung", "watch", "samsnug"] {
+        app.json(&format!("/api/products?q={q}"), 200).await;
+    }
+    let ready = app.json("/health/ready", 200).await;
+    assert_eq!(ready["status"], "degraded");
+    assert_eq!(ready["checks"]["cache"]["ok"], false);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("cache_errors_total"),
+        "cache failures are counted"
     );
 }
