@@ -128,6 +128,18 @@ impl PgStore {
     }
 
     pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        // A word the index knows (once stemmed, as the index stores it) is
+        // not a typo: answer it alone, so the domain leaves it be.
+        let known: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM products WHERE search @@ to_tsquery('english', $1))",
+        )
+        .bind(format!("'{}'", word.replace('\'', "''")))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        if known {
+            return Ok(vec![(word.to_owned(), 1)]);
+        }
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT term, docs FROM search_terms WHERE term % $1 OR term = $1 \
              ORDER BY similarity(term, $1) DESC, docs DESC LIMIT 30",

@@ -142,6 +142,17 @@ impl SqliteStore {
     }
 
     pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        // A word the index knows (once stemmed, as the index stores it) is
+        // not a typo: answer it alone, so the domain leaves it be.
+        let known: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM products_fts WHERE products_fts MATCH ? LIMIT 1")
+                .bind(format!("\"{}\"", word.replace('"', "\"\"")))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        if known.is_some() {
+            return Ok(vec![(word.to_owned(), 1)]);
+        }
         let version = self.catalog_version().await?;
         let mut guard = self.vocabulary.lock().await;
         if guard.0 != version {
@@ -157,20 +168,7 @@ impl SqliteStore {
         }
         let vocab = guard.1.clone();
         drop(guard);
-        let mut out = vocab.candidates(word);
-        // Words of under four letters are not in the index; say whether this one exists.
-        if out.iter().all(|(w, _)| w != word) {
-            let docs: Option<i64> =
-                sqlx::query_scalar("SELECT doc FROM products_vocab WHERE term = ?")
-                    .bind(word)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(db)?;
-            if let Some(d) = docs {
-                out.push((word.to_owned(), u64::try_from(d).unwrap_or(0)));
-            }
-        }
-        Ok(out)
+        Ok(vocab.candidates(word))
     }
 
     pub async fn brands_with_prefix(
