@@ -2,7 +2,10 @@
 //! so that every value is a bound parameter. Where the dialects differ
 //! (full-text match, rank), [`Dialect`] says how.
 
-use emporium_domain::catalog::{After, Sort, StoreSearch, PRICE_BANDS};
+use std::collections::HashMap;
+
+use emporium_domain::catalog::{After, SearchHit, Sort, StoreFacets, StoreSearch, PRICE_BANDS};
+use emporium_domain::StoreError;
 use sqlx::{Database, QueryBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,26 +199,34 @@ where
     qb
 }
 
-/// The facet query: rows of (kind, key, label, count) where kind is
-/// `t` (total), `c` (category key), `b` (brand label) or `p` (price band key).
-pub(crate) fn facet_query<'a, DB>(q: &StoreSearch, d: Dialect) -> QueryBuilder<'a, DB>
+/// The whole search in one statement, so the full-text match and the row
+/// lookups happen once: the result set is materialised as `m`, and one row
+/// comes back with the total and, as JSON text, the category, brand and
+/// price facets and the page's `[key, score]` pairs in order (one more than
+/// `limit` when another page follows). [`details_query`] then fetches the
+/// page's products by key.
+pub(crate) fn search_query<'a, DB>(q: &StoreSearch, d: Dialect) -> QueryBuilder<'a, DB>
 where
     DB: Database,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut qb = QueryBuilder::new(
-        "WITH m AS MATERIALIZED (SELECT p.key, p.price, p.category_key, p.brand, p.brand_key",
-    );
+    let (agg, pair, text) = match d {
+        Dialect::Sqlite => ("json_group_array", "json_array", ""),
+        Dialect::Postgres => ("json_agg", "json_build_array", "::text"),
+    };
+    let mut qb = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT p.key, ");
+    qb.push(score_expression(q, d));
+    qb.push(" AS score, p.popularity, p.price, p.name_key, p.category_key, p.brand, p.brand_key");
     push_from_where(&mut qb, q, d);
-    qb.push(
-        ") SELECT CAST('t' AS TEXT) AS kind, CAST(0 AS BIGINT) AS k, CAST(NULL AS TEXT) AS label, \
-         count(*) AS n FROM m \
-         UNION ALL SELECT * FROM (SELECT 'c', cl.ancestor, NULL, CAST(sum(g.n) AS BIGINT) FROM \
+    qb.push(format!(
+        ") SELECT (SELECT count(*) FROM m) AS total, \
+         (SELECT {agg}({pair}(g2.ancestor, g2.n)){text} FROM \
+         (SELECT cl.ancestor, CAST(sum(g.n) AS BIGINT) AS n FROM \
          (SELECT m.category_key, count(*) AS n FROM m GROUP BY m.category_key) AS g \
          JOIN category_closure cl ON cl.descendant = g.category_key \
-         JOIN categories c ON c.key = cl.ancestor WHERE ",
-    );
+         JOIN categories c ON c.key = cl.ancestor WHERE "
+    ));
     match q.facet_parent_key {
         Some(parent) => {
             qb.push("c.parent_key = ").push_bind(parent);
@@ -224,16 +235,94 @@ where
             qb.push("c.parent_key IS NULL");
         }
     }
-    qb.push(
-        " GROUP BY cl.ancestor) AS fc \
-         UNION ALL SELECT * FROM (SELECT 'b', 0, min(m.brand), count(*) FROM m \
-         WHERE m.brand_key IS NOT NULL GROUP BY m.brand_key ORDER BY count(*) DESC, min(m.brand) \
-         LIMIT 20) AS fb \
-         UNION ALL SELECT * FROM (SELECT 'p', ",
-    );
-    qb.push(price_band_case());
-    qb.push(" AS band, NULL, count(*) FROM m GROUP BY 2) AS fp");
+    qb.push(format!(
+        " GROUP BY cl.ancestor) AS g2) AS categories, \
+         (SELECT {agg}({pair}(b.brand, b.n)){text} FROM \
+         (SELECT min(m.brand) AS brand, count(*) AS n FROM m WHERE m.brand_key IS NOT NULL \
+         GROUP BY m.brand_key ORDER BY count(*) DESC, min(m.brand) LIMIT 20) AS b) AS brands, \
+         (SELECT {agg}({pair}(pb.band, pb.n)){text} FROM \
+         (SELECT {} AS band, count(*) AS n FROM m GROUP BY 1) AS pb) AS bands, \
+         (SELECT {agg}({pair}(r.key, r.score){}){text} FROM (SELECT * FROM m AS r",
+        price_band_case(),
+        order_by(q.sort),
+    ));
+    push_keyset(&mut qb, q.sort, &q.after);
+    qb.push(order_by(q.sort));
+    qb.push(" LIMIT ").push_bind(i64::from(q.limit) + 1);
+    qb.push(") AS r) AS page");
     qb
+}
+
+/// The products of a page, by key, with their categories (columns as
+/// `rows::hit` reads them; the score column is filled in from the page).
+pub(crate) fn details_query<'a, DB>(keys: &[i64], category_path: &str) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut qb = QueryBuilder::new(
+        "SELECT p.key, p.id, p.sku, p.name, p.name_key, p.brand, p.price, p.currency, p.image, \
+         p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, ",
+    );
+    qb.push(category_path);
+    qb.push(" FROM products p JOIN categories c ON c.key = p.category_key WHERE p.key IN (");
+    let mut list = qb.separated(", ");
+    for k in keys {
+        list.push_bind(*k);
+    }
+    qb.push(")");
+    qb
+}
+
+/// The row of [`search_query`]: total, then JSON text of categories,
+/// brands, price bands and page (absent for an empty set on PostgreSQL).
+pub(crate) type SearchRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn json_pairs<A: serde::de::DeserializeOwned, B: serde::de::DeserializeOwned>(
+    text: Option<String>,
+) -> Result<Vec<(A, B)>, StoreError> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(&t)
+            .map_err(|e| StoreError::Internal(format!("reading a search result: {e}"))),
+    }
+}
+
+/// Total, facets and the page's (key, score) pairs of one search.
+pub(crate) type SearchParts = (u64, StoreFacets, Vec<(i64, i64)>);
+
+/// Splits a [`SearchRow`] into its parts.
+pub(crate) fn read_search_row(row: SearchRow) -> Result<SearchParts, StoreError> {
+    let (total, categories, brands, bands, page) = row;
+    let mut f = StoreFacets {
+        categories: json_pairs::<i64, u64>(categories)?,
+        brands: json_pairs::<String, u64>(brands)?,
+        price_bands: json_pairs::<usize, u64>(bands)?,
+    };
+    f.categories
+        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    f.brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    f.price_bands.sort();
+    Ok((u64::try_from(total).unwrap_or(0), f, json_pairs(page)?))
+}
+
+/// Puts fetched hits in page order and gives each its score.
+pub(crate) fn in_page_order(page: &[(i64, i64)], hits: Vec<SearchHit>) -> Vec<SearchHit> {
+    let mut by_key: HashMap<i64, SearchHit> = hits.into_iter().map(|h| (h.key, h)).collect();
+    page.iter()
+        .filter_map(|(key, score)| {
+            by_key.remove(key).map(|mut h| {
+                h.score = *score;
+                h
+            })
+        })
+        .collect()
 }
 
 fn price_band_case() -> String {
@@ -243,28 +332,6 @@ fn price_band_case() -> String {
     }
     s.push_str(" ELSE 0 END");
     s
-}
-
-/// Folds facet rows into the store's facet shape and total.
-pub(crate) fn fold_facets(
-    rows: Vec<(String, i64, Option<String>, i64)>,
-) -> (u64, emporium_domain::catalog::StoreFacets) {
-    let mut total = 0;
-    let mut f = emporium_domain::catalog::StoreFacets::default();
-    for (kind, key, label, n) in rows {
-        let n = u64::try_from(n).unwrap_or(0);
-        match kind.as_str() {
-            "t" => total = n,
-            "c" => f.categories.push((key, n)),
-            "b" => f.brands.push((label.unwrap_or_default(), n)),
-            _ => f.price_bands.push((usize::try_from(key).unwrap_or(0), n)),
-        }
-    }
-    f.categories
-        .sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    f.brands.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    f.price_bands.sort();
-    (total, f)
 }
 
 #[cfg(test)]

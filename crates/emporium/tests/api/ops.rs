@@ -210,3 +210,32 @@ async fn searches_survive_redis_going_down() {
         "cache failures are counted"
     );
 }
+
+/// CORS answers only the configured origins.
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.server.cors_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    let allowed = app
+        .client
+        .get(app.url("/api/products?q=tv"))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let other = app
+        .client
+        .get(app.url("/api/products?q=tv"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+}

@@ -63,24 +63,33 @@ impl PgStore {
     }
 
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        let mut page = sql::page_query::<Postgres>(q, Dialect::Postgres, PATH_JSON);
-        let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
-        let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
         if !q.facets {
+            let mut page = sql::page_query::<Postgres>(q, Dialect::Postgres, PATH_JSON);
+            let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
+            let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
             return Ok(StorePage {
                 hits,
                 ..Default::default()
             });
         }
-        let mut facets = sql::facet_query::<Postgres>(q, Dialect::Postgres);
-        let rows: Vec<(String, i64, Option<String>, i64)> = facets
+        let row: sql::SearchRow = sql::search_query::<Postgres>(q, Dialect::Postgres)
             .build_query_as()
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        let (total, facets) = sql::fold_facets(rows);
+        let (total, facets, page) = sql::read_search_row(row)?;
+        let mut hits = Vec::new();
+        if !page.is_empty() {
+            let keys: Vec<i64> = page.iter().map(|(k, _)| *k).collect();
+            let rows = sql::details_query::<Postgres>(&keys, PATH_JSON)
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+            hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
+        }
         Ok(StorePage {
-            hits,
+            hits: sql::in_page_order(&page, hits),
             total,
             facets,
         })

@@ -77,24 +77,33 @@ impl SqliteStore {
     }
 
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        let mut page = sql::page_query::<Sqlite>(q, Dialect::Sqlite, "c.path");
-        let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
-        let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
         if !q.facets {
+            let mut page = sql::page_query::<Sqlite>(q, Dialect::Sqlite, "c.path");
+            let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
+            let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
             return Ok(StorePage {
                 hits,
                 ..Default::default()
             });
         }
-        let mut facets = sql::facet_query::<Sqlite>(q, Dialect::Sqlite);
-        let rows: Vec<(String, i64, Option<String>, i64)> = facets
+        let row: sql::SearchRow = sql::search_query::<Sqlite>(q, Dialect::Sqlite)
             .build_query_as()
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        let (total, facets) = sql::fold_facets(rows);
+        let (total, facets, page) = sql::read_search_row(row)?;
+        let mut hits = Vec::new();
+        if !page.is_empty() {
+            let keys: Vec<i64> = page.iter().map(|(k, _)| *k).collect();
+            let rows = sql::details_query::<Sqlite>(&keys, "c.path")
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+            hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
+        }
         Ok(StorePage {
-            hits,
+            hits: sql::in_page_order(&page, hits),
             total,
             facets,
         })
