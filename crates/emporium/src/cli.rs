@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "emporium",
     version,
-    about = "Emporium: an e-commerce backend. Search a catalog, fill a cart, check out and pay."
+    about = "Emporium: an e-commerce backend. Serves the product catalog and its search."
 )]
 pub struct Cli {
     /// A TOML config file (see crates/emporium/emporium.default.toml for every setting).

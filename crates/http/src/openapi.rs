@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "Emporium",
-        description = "Search the catalog, fill a cart, check out and pay. Errors share one shape: \
+        description = "Search the product catalog by text, category, brand and price. Errors share one shape: \
             `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`. Prices are integer minor units.",
         license(name = "MIT OR Apache-2.0")
     ),
