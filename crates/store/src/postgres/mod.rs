@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::error::db;
 use crate::rows::{category, hit};
-use crate::sql::{self, Dialect};
+use crate::sql::Dialect;
 
 /// Path as JSON text, so that both backends read categories alike.
 const PATH_JSON: &str = "array_to_json(c.path)::text";
@@ -63,36 +63,7 @@ impl PgStore {
     }
 
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        if !q.facets {
-            let mut page = sql::page_query::<Postgres>(q, Dialect::Postgres, PATH_JSON);
-            let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
-            let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-            return Ok(StorePage {
-                hits,
-                ..Default::default()
-            });
-        }
-        let row: sql::SearchRow = sql::search_query::<Postgres>(q, Dialect::Postgres)
-            .build_query_as()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        let (total, facets, page) = sql::read_search_row(row)?;
-        let mut hits = Vec::new();
-        if !page.is_empty() {
-            let keys: Vec<i64> = page.iter().map(|(k, _)| *k).collect();
-            let rows = sql::details_query::<Postgres>(&keys, PATH_JSON)
-                .build()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-            hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-        }
-        Ok(StorePage {
-            hits: sql::in_page_order(&page, hits),
-            total,
-            facets,
-        })
+        crate::sql::run_search!(&self.pool, q, Postgres, Dialect::Postgres, PATH_JSON)
     }
 
     pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {

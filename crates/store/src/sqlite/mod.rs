@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::db;
 use crate::rows::{category, hit};
-use crate::sql::{self, Dialect};
+use crate::sql::Dialect;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -77,36 +77,7 @@ impl SqliteStore {
     }
 
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        if !q.facets {
-            let mut page = sql::page_query::<Sqlite>(q, Dialect::Sqlite, "c.path");
-            let rows = page.build().fetch_all(&self.pool).await.map_err(db)?;
-            let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-            return Ok(StorePage {
-                hits,
-                ..Default::default()
-            });
-        }
-        let row: sql::SearchRow = sql::search_query::<Sqlite>(q, Dialect::Sqlite)
-            .build_query_as()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        let (total, facets, page) = sql::read_search_row(row)?;
-        let mut hits = Vec::new();
-        if !page.is_empty() {
-            let keys: Vec<i64> = page.iter().map(|(k, _)| *k).collect();
-            let rows = sql::details_query::<Sqlite>(&keys, "c.path")
-                .build()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-            hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-        }
-        Ok(StorePage {
-            hits: sql::in_page_order(&page, hits),
-            total,
-            facets,
-        })
+        crate::sql::run_search!(&self.pool, q, Sqlite, Dialect::Sqlite, "c.path")
     }
 
     pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
