@@ -9,5 +9,8 @@ pub mod error;
 pub mod money;
 pub mod ports;
 
+#[cfg(test)]
+mod proptests;
+
 pub use error::{DomainError, StoreError, ValidationError};
 pub use money::{Currency, Money};
