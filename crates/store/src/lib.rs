@@ -8,6 +8,7 @@
 mod error;
 mod import_plan;
 pub mod postgres;
+mod reads;
 mod rows;
 mod sql;
 pub mod sqlite;

@@ -4,18 +4,14 @@
 
 mod import;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
-use emporium_domain::ports::CategoryRow;
+use emporium_domain::catalog::{ImportCounts, ProductDraft, StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool, Postgres, Row};
-use uuid::Uuid;
+use sqlx::{Executor, PgPool, Postgres};
 
 use crate::error::db;
-use crate::rows::{category, hit};
 use crate::sql::Dialect;
 
 /// Path as JSON text, so that both backends read categories alike.
@@ -66,46 +62,7 @@ impl PgStore {
         crate::sql::run_search!(&self.pool, q, Postgres, Dialect::Postgres, PATH_JSON)
     }
 
-    pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT p.key, p.id, p.sku, p.name, p.name_key, p.brand, p.price, p.currency, p.image, \
-             p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, {PATH_JSON}, p.description, \
-             p.attributes::text FROM products p JOIN categories c ON c.key = p.category_key WHERE p.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let attributes: String = row.try_get(17).map_err(db)?;
-        Ok(Some(ProductDetail {
-            summary: hit(&row)?.product,
-            description: row.try_get(16).map_err(db)?,
-            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
-                .unwrap_or_default(),
-        }))
-    }
-
-    pub async fn categories(&self) -> Result<Vec<CategoryRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT c.key, c.id, c.slug, c.name, {PATH_JSON}, c.parent_key, coalesce(n.count, 0) \
-             FROM categories c LEFT JOIN (SELECT cl.ancestor, count(*) AS count FROM products p \
-             JOIN category_closure cl ON cl.descendant = p.category_key GROUP BY cl.ancestor) n \
-             ON n.ancestor = c.key ORDER BY c.depth, c.key"
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CategoryRow {
-                    category: category(r, 0)?,
-                    parent_key: r.try_get(5).map_err(db)?,
-                    product_count: u64::try_from(r.try_get::<i64, _>(6).map_err(db)?).unwrap_or(0),
-                })
-            })
-            .collect()
-    }
+    crate::reads::shared_reads!(Postgres, PATH_JSON, "p.attributes::text");
 
     pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
         // A word the index knows (once stemmed, as the index stores it) is
@@ -163,28 +120,5 @@ impl PgStore {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
-    }
-
-    pub async fn catalog_version(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)
-    }
-
-    pub async fn product_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(())
     }
 }

@@ -4,23 +4,19 @@
 
 mod import;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use emporium_domain::catalog::spelling::Vocabulary;
-use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
-use emporium_domain::ports::CategoryRow;
+use emporium_domain::catalog::{ImportCounts, ProductDraft, StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::Mutex;
-use uuid::Uuid;
 
 use crate::error::db;
-use crate::rows::{category, hit};
 use crate::sql::Dialect;
 
 #[derive(Clone)]
@@ -80,46 +76,7 @@ impl SqliteStore {
         crate::sql::run_search!(&self.pool, q, Sqlite, Dialect::Sqlite, "c.path")
     }
 
-    pub async fn product(&self, id: Uuid) -> Result<Option<ProductDetail>, StoreError> {
-        let row = sqlx::query(
-            "SELECT p.key, p.id, p.sku, p.name, p.name_key, p.brand, p.price, p.currency, p.image, \
-             p.popularity, 0 AS score, c.key, c.id, c.slug, c.name, c.path, p.description, p.attributes \
-             FROM products p JOIN categories c ON c.key = p.category_key WHERE p.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let attributes: String = row.try_get(17).map_err(db)?;
-        Ok(Some(ProductDetail {
-            summary: hit(&row)?.product,
-            description: row.try_get(16).map_err(db)?,
-            attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
-                .unwrap_or_default(),
-        }))
-    }
-
-    pub async fn categories(&self) -> Result<Vec<CategoryRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.key, c.id, c.slug, c.name, c.path, c.parent_key, \
-             (SELECT count(*) FROM products p JOIN category_closure cl ON cl.descendant = p.category_key \
-              WHERE cl.ancestor = c.key) \
-             FROM categories c ORDER BY c.depth, c.key",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok(CategoryRow {
-                    category: category(r, 0)?,
-                    parent_key: r.try_get(5).map_err(db)?,
-                    product_count: u64::try_from(r.try_get::<i64, _>(6).map_err(db)?).unwrap_or(0),
-                })
-            })
-            .collect()
-    }
+    crate::reads::shared_reads!(Sqlite, "c.path", "p.attributes");
 
     pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
         // A word the index knows (once stemmed, as the index stores it) is
@@ -176,28 +133,5 @@ impl SqliteStore {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
-    }
-
-    pub async fn catalog_version(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)
-    }
-
-    pub async fn product_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(())
     }
 }

@@ -1,0 +1,92 @@
+//! Reads whose SQL is the same on both backends but for the category-path
+//! and attributes expressions, written once. A macro that expands to the
+//! adapters' methods, for the same reason as `sql::run_search`: a generic
+//! version over sqlx's traits would need more bounds than it has lines.
+
+/// Expands, inside an adapter's `impl`, to `product`, `categories`,
+/// `catalog_version`, `product_count` and `ping`. `$path` and `$attributes`
+/// are SQL expressions giving the category path and the attributes as JSON
+/// text.
+macro_rules! shared_reads {
+    ($db:ty, $path:expr, $attributes:expr) => {
+        pub async fn product(
+            &self,
+            id: uuid::Uuid,
+        ) -> Result<Option<emporium_domain::catalog::ProductDetail>, StoreError> {
+            use sqlx::Row;
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "SELECT p.key, p.id, p.sku, p.name, p.name_key, p.brand, p.price, p.currency, \
+                 p.image, p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, ",
+            );
+            qb.push($path).push(", p.description, ").push($attributes);
+            qb.push(" FROM products p JOIN categories c ON c.key = p.category_key WHERE p.id = ");
+            qb.push_bind(id);
+            let row = qb
+                .build()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::error::db)?;
+            let Some(row) = row else { return Ok(None) };
+            let attributes: String = row.try_get(17).map_err($crate::error::db)?;
+            Ok(Some(emporium_domain::catalog::ProductDetail {
+                summary: $crate::rows::hit(&row)?.product,
+                description: row.try_get(16).map_err($crate::error::db)?,
+                attributes: serde_json::from_str(&attributes).unwrap_or_default(),
+            }))
+        }
+
+        pub async fn categories(
+            &self,
+        ) -> Result<Vec<emporium_domain::ports::CategoryRow>, StoreError> {
+            use sqlx::Row;
+            let rows = sqlx::QueryBuilder::<$db>::new("SELECT c.key, c.id, c.slug, c.name, ")
+                .push($path)
+                .push(
+                    ", c.parent_key, coalesce(n.count, 0) FROM categories c LEFT JOIN \
+                     (SELECT cl.ancestor, count(*) AS count FROM products p \
+                     JOIN category_closure cl ON cl.descendant = p.category_key \
+                     GROUP BY cl.ancestor) n ON n.ancestor = c.key ORDER BY c.depth, c.key",
+                )
+                .build()
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::error::db)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(emporium_domain::ports::CategoryRow {
+                        category: $crate::rows::category(r, 0)?,
+                        parent_key: r.try_get(5).map_err($crate::error::db)?,
+                        product_count: u64::try_from(
+                            r.try_get::<i64, _>(6).map_err($crate::error::db)?,
+                        )
+                        .unwrap_or(0),
+                    })
+                })
+                .collect()
+        }
+
+        pub async fn catalog_version(&self) -> Result<i64, StoreError> {
+            sqlx::query_scalar("SELECT version FROM catalog_meta WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::error::db)
+        }
+
+        pub async fn product_count(&self) -> Result<u64, StoreError> {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+                .fetch_one(&self.pool)
+                .await
+                .map_err($crate::error::db)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        }
+
+        pub async fn ping(&self) -> Result<(), StoreError> {
+            sqlx::query("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err($crate::error::db)?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use shared_reads;
