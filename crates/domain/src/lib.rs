@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod identity;
 pub mod money;
 pub mod ports;
 

@@ -9,6 +9,10 @@ use uuid::Uuid;
 
 use crate::catalog::search::{StorePage, StoreSearch};
 use crate::catalog::{Category, ImportCounts, ProductDetail, ProductDraft};
+use crate::identity::{
+    Decision, DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, Rule,
+    StoredKey, UnixMillis, User, UserRecord,
+};
 use crate::StoreError;
 
 /// A category as a store lists it: with its parent and subtree size.
@@ -92,4 +96,122 @@ pub trait Cache: Send + Sync + 'static {
     fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
     /// `memory`, `redis` or `none`.
     fn kind(&self) -> &'static str;
+}
+
+/// Where accounts, sessions and token-signing keys live (SQLite or
+/// PostgreSQL). Emails are stored as [`Email`] normalised them, so
+/// uniqueness is case- and width-insensitive.
+pub trait IdentityStore: Send + Sync + 'static {
+    /// Creates an account. A taken email is `StoreError::Conflict`.
+    fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn user_by_email(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    fn user_by_id(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// Changes the name and/or the password hash (`None` leaves a field
+    /// alone). Returns the updated account, or `None` if there is none.
+    fn update_user(
+        &self,
+        id: Uuid,
+        name: Option<&DisplayName>,
+        password_hash: Option<&str>,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    /// Starts a session with its first refresh token (stored hashed).
+    fn create_session(
+        &self,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Rotates a refresh token in one transaction, atomically: if
+    /// `presented_hash` is the current token of a live session it is marked
+    /// used and `new_hash` becomes current ([`RefreshOutcome::Rotated`]);
+    /// if it was already used, the session is revoked
+    /// ([`RefreshOutcome::Reused`]). Of concurrent callers presenting one
+    /// token, exactly one gets `Rotated`.
+    fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<RefreshOutcome, StoreError>> + Send;
+
+    /// Revokes one session. `false` if it does not exist or already ended.
+    fn revoke_session(
+        &self,
+        session_id: Uuid,
+        reason: RevokeReason,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes every live session of a user except `keep`; returns the ids
+    /// it revoked.
+    fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: RevokeReason,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+
+    /// Sessions revoked at or after `since`, oldest first, at most `limit`.
+    fn revoked_since(
+        &self,
+        since: UnixMillis,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Revoked>, StoreError>> + Send;
+
+    /// Every signing key, oldest first.
+    fn signing_keys(&self) -> impl Future<Output = Result<Vec<StoredKey>, StoreError>> + Send;
+
+    /// Adds a signing key. A duplicate `kid` is `StoreError::Conflict`.
+    fn add_signing_key(
+        &self,
+        key: &StoredKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes a signing key; `false` if there was none.
+    fn remove_signing_key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Sessions revoked before their access tokens expire, checked on every
+/// authenticated request (in-process, or Redis so that every instance sees
+/// a logout at once). Failures never reach callers: when Redis is down
+/// the adapter answers from what this instance knows.
+pub trait RevocationStore: Send + Sync + 'static {
+    /// Remembers `session_id` as revoked for `ttl` (the longest an access
+    /// token of it can still be valid).
+    fn revoke(&self, session_id: Uuid, ttl: Duration) -> impl Future<Output = ()> + Send;
+
+    fn is_revoked(&self, session_id: Uuid) -> impl Future<Output = bool> + Send;
+}
+
+/// Counts events per key in fixed windows (`Rule`): login failures per
+/// account and per client address, registrations, API requests. The
+/// Redis adapter is atomic, so instances share limits; when Redis fails
+/// the adapter counts in-process instead.
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Counts one event for `key` and says whether it is within the rule.
+    fn hit(&self, key: &str, rule: Rule) -> impl Future<Output = Decision> + Send;
+
+    /// Says whether one more event would be allowed, without counting one.
+    fn peek(&self, key: &str, rule: Rule) -> impl Future<Output = Decision> + Send;
+
+    /// Forgets the count for `key`.
+    fn reset(&self, key: &str) -> impl Future<Output = ()> + Send;
 }
