@@ -1,8 +1,23 @@
-//! Cache adapters for Emporium's [`Cache`] port: in-process (moka, the
-//! default), Redis (shared by every instance), or none.
+//! Adapters for Emporium's shared-state ports, each in-process or Redis:
 //!
-//! A cache failure never fails a request: Redis errors are logged, counted
-//! (`cache_errors_total`) and answered as a miss.
+//! - [`Cache`]: [`AnyCache`] — in-process (moka, the default), Redis
+//!   (shared by every instance), or none;
+//! - [`RateLimiter`](emporium_domain::ports::RateLimiter): [`Limiter`] —
+//!   in-process, or Redis (atomic, shared) with an in-process fallback;
+//! - [`RevocationStore`](emporium_domain::ports::RevocationStore):
+//!   [`Revocations`] — an in-process set, optionally backed by Redis.
+//!
+//! A Redis failure never fails a request: errors are logged, counted
+//! (`cache_errors_total`, `rate_limiter_errors_total`,
+//! `revocation_errors_total`) and answered from what this instance knows
+//! (a cache miss, the in-process limiter, the in-process revocation set).
+//! One [`ConnectionManager`] (see [`connect_redis`]) can serve all three.
+
+pub mod limiter;
+pub mod revocation;
+
+pub use limiter::{Limiter, MemoryLimiter, RedisLimiter};
+pub use revocation::Revocations;
 
 use std::time::Duration;
 
@@ -71,22 +86,26 @@ pub struct RedisCache {
 impl RedisCache {
     /// Connects (and checks the connection) to `url`.
     pub async fn connect(url: &str, prefix: &str) -> Result<RedisCache, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_millis(500))
-            .set_number_of_retries(1);
-        let conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| "connecting to Redis timed out".to_string())?
-        .map_err(|e| format!("connecting to Redis: {e}"))?;
-        Ok(RedisCache {
+        Ok(RedisCache::new(connect_redis(url).await?, prefix))
+    }
+
+    /// A cache on an existing connection (shared with other adapters).
+    pub fn new(conn: ConnectionManager, prefix: &str) -> RedisCache {
+        RedisCache {
             conn,
             prefix: prefix.to_owned(),
-        })
+        }
+    }
+
+    /// This cache's connection, to share with [`RedisLimiter`] and
+    /// [`Revocations`]; clones are cheap and multiplex one connection.
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The key prefix this cache was made with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Deletes every key under this cache's prefix (tests and operators).
@@ -101,6 +120,24 @@ impl RedisCache {
         }
         Ok(())
     }
+}
+
+/// Connects (and checks the connection) to the Redis at `url`, with the
+/// timeouts every adapter here relies on: 2 s to connect, 500 ms per
+/// response, one retry. The manager reconnects by itself after a failure.
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, String> {
+    let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_millis(500))
+        .set_number_of_retries(1);
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| "connecting to Redis timed out".to_string())?
+    .map_err(|e| format!("connecting to Redis: {e}"))
 }
 
 fn record(kind: &'static str, hit: bool) {
@@ -198,5 +235,63 @@ impl Cache for AnyCache {
             AnyCache::Redis(_) => "redis",
             AnyCache::None => "none",
         }
+    }
+}
+
+/// The longest one Redis call may take before an adapter gives up on it
+/// and answers from memory, whatever the connection's own timeouts.
+pub(crate) const REDIS_CALL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How long adapters with an in-process fallback leave Redis alone after
+/// it failed, so an outage costs one slow call per second, not every call
+/// waiting on the connection's reconnects.
+pub(crate) const REDIS_COOLDOWN: Duration = Duration::from_secs(1);
+
+/// A circuit breaker: open (skip Redis) for [`REDIS_COOLDOWN`] after each
+/// failure, then closed again (the next call tries Redis).
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    base: std::time::Instant,
+    /// Milliseconds after `base` until which Redis is skipped.
+    open_until: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Breaker {
+    fn default() -> Breaker {
+        Breaker {
+            base: std::time::Instant::now(),
+            open_until: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl Breaker {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether Redis may be tried now.
+    pub(crate) fn closed(&self) -> bool {
+        self.now_ms() >= self.open_until.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a failure: Redis is skipped for the cooldown.
+    pub(crate) fn trip(&self) {
+        let until = self
+            .now_ms()
+            .saturating_add(u64::try_from(REDIS_COOLDOWN.as_millis()).unwrap_or(u64::MAX));
+        self.open_until
+            .store(until, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Runs one Redis call within [`REDIS_CALL_TIMEOUT`]; errors as text.
+pub(crate) async fn bounded<T>(
+    call: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(REDIS_CALL_TIMEOUT, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("redis call timed out".to_owned()),
     }
 }

@@ -1,9 +1,11 @@
-//! The command line: `emporium serve | migrate | seed | bench`.
+//! The command line: `emporium serve | migrate | seed | keys | admin | bench`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use crate::config::ServerRole;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,8 +37,43 @@ pub enum Command {
     /// One transaction: all or nothing. Re-running updates products by SKU, never duplicates.
     /// Bad records are rejected with their line number; the rest are imported.
     Seed(SeedArgs),
+    /// Token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Staff accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Load-test search against a running server (and, with --direct, straight against the store).
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; running servers sign with it within auth.key_reload_secs.
+    ///
+    /// Older keys keep verifying until every token they signed has expired; keys past
+    /// that are removed. Safe to run while servers run.
+    Rotate(StoreArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account.
+    ///
+    /// The password is read from EMPORIUM_ADMIN_PASSWORD or, if that is unset, from the
+    /// first line of standard input (never from a flag, which would end up in shell
+    /// history and process listings). Safe to run while servers run.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminCreateArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]
@@ -51,6 +88,9 @@ pub struct ServeArgs {
     /// Address to listen on, HOST:PORT [default: 127.0.0.1:8080]
     #[arg(long)]
     pub addr: Option<SocketAddr>,
+    /// What to serve: all, auth (accounts, sessions, JWKS) or api (the rest) [default: all]
+    #[arg(long, value_enum)]
+    pub role: Option<ServerRole>,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -129,5 +169,29 @@ mod tests {
             }
             other => panic!("parsed {other:?}"),
         }
+    }
+
+    #[test]
+    fn admin_create_takes_no_password_flag() {
+        let cli = Cli::try_parse_from([
+            "emporium",
+            "admin",
+            "create",
+            "--email",
+            "a@example.com",
+            "--name",
+            "A",
+            "--password",
+            "x",
+        ]);
+        assert!(cli.is_err(), "a password must never be a flag");
+        let cli = Cli::parse_from(["emporium", "serve", "--role", "auth"]);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Serve(ServeArgs {
+                role: Some(ServerRole::Auth),
+                ..
+            }))
+        ));
     }
 }

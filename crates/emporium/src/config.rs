@@ -22,8 +22,47 @@ pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub cache: CacheConfig,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
     pub shop: ShopConfig,
     pub log: LogConfig,
+}
+
+/// What a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerRole {
+    /// Everything in one process.
+    All,
+    /// Accounts, sessions and JWKS only.
+    Auth,
+    /// The shop's API; verifies tokens without calling the auth role.
+    Api,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    pub hash_concurrency: usize,
+    pub hash_queue_timeout_ms: u64,
+    pub key_reload_secs: u64,
+    pub jwks_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LimitSettings {
+    pub login_attempts_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    pub registrations_per_ip: u32,
+    pub registration_window_secs: u64,
+    pub api_enabled: bool,
+    pub api_requests_per_ip: u32,
+    pub api_requests_per_user: u32,
+    pub api_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +72,8 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     pub body_limit_bytes: usize,
     pub cors_origins: Vec<String>,
+    pub role: ServerRole,
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +114,8 @@ pub struct Overrides {
     pub addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<ServerRole>,
 }
 
 impl Config {
@@ -125,6 +168,34 @@ impl Config {
         if self.store.pool_size == 0 {
             bail!("store.pool_size must be at least 1");
         }
+        if self.auth.access_token_ttl_secs < 30
+            || self.auth.session_ttl_secs < self.auth.access_token_ttl_secs
+        {
+            bail!(
+                "auth.access_token_ttl_secs must be at least 30 and at most auth.session_ttl_secs"
+            );
+        }
+        if !self.auth.jwks_url.is_empty() && !self.auth.jwks_url.starts_with("http://") {
+            bail!("auth.jwks_url must be an http:// URL (the auth role inside your network)");
+        }
+        let l = &self.limits;
+        if [
+            l.login_attempts_per_account,
+            l.login_failures_per_ip,
+            l.registrations_per_ip,
+            l.api_requests_per_ip,
+            l.api_requests_per_user,
+        ]
+        .contains(&0)
+            || [
+                l.login_window_secs,
+                l.registration_window_secs,
+                l.api_window_secs,
+            ]
+            .contains(&0)
+        {
+            bail!("every limit and window in [limits] must be at least 1");
+        }
         Ok(())
     }
 
@@ -156,6 +227,18 @@ impl Config {
 
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache.ttl_secs.max(1))
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.access_token_ttl_secs)
+    }
+
+    /// Concurrent password hashes: configured, or half the cores.
+    pub fn hash_concurrency(&self) -> usize {
+        match self.auth.hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        }
     }
 
     /// A configuration for tests and tools: defaults with the given data dir.
@@ -195,6 +278,7 @@ mod tests {
             let flags = Overrides {
                 addr: Some("127.0.0.1:7000".into()),
                 data_dir: None,
+                role: None,
             };
             let c =
                 Config::load(Some(Path::new("shop.toml")), &flags).map_err(|e| e.to_string())?;

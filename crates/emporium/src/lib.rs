@@ -1,6 +1,7 @@
 //! The Emporium binary's library: configuration, wiring and commands, kept
 //! out of `main` so that tests can start the real server.
 
+pub mod accounts;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -3,15 +3,16 @@
 
 use anyhow::Context;
 use clap::Parser;
-use emporium::cli::{Cli, Command, ServeArgs, StoreArgs};
+use emporium::cli::{AdminCommand, Cli, Command, KeysCommand, ServeArgs, StoreArgs};
 use emporium::config::{Config, Overrides};
-use emporium::{bench, seed, startup, telemetry};
+use emporium::{accounts, bench, seed, startup, telemetry};
 use emporium_http::Catalog;
 
 fn overrides(addr: Option<std::net::SocketAddr>, store: &StoreArgs) -> Overrides {
     Overrides {
         addr: addr.map(|a| a.to_string()),
         data_dir: store.data_dir.clone(),
+        role: None,
     }
 }
 
@@ -20,7 +21,12 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     let flags = match &command {
-        Command::Serve(a) => overrides(a.addr, &a.store),
+        Command::Serve(a) => Overrides {
+            role: a.role,
+            ..overrides(a.addr, &a.store)
+        },
+        Command::Keys(KeysCommand::Rotate(s)) => overrides(None, s),
+        Command::Admin(AdminCommand::Create(a)) => overrides(None, &a.store),
         Command::Migrate(s) => overrides(None, s),
         Command::Seed(a) => overrides(None, &a.store),
         Command::Bench(a) => overrides(None, &a.store),
@@ -64,6 +70,10 @@ async fn main() -> anyhow::Result<()> {
                 c.imported, c.updated, c.unchanged, c.rejected
             );
             Ok(())
+        }
+        Command::Keys(KeysCommand::Rotate(_)) => accounts::rotate_keys(&config).await,
+        Command::Admin(AdminCommand::Create(args)) => {
+            accounts::create_admin(&config, &args.email, &args.name).await
         }
         Command::Bench(args) => bench::run(&config, &args).await,
     }

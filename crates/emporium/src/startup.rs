@@ -6,15 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use emporium_cache::{AnyCache, MemoryCache, RedisCache};
+use emporium_auth::{
+    AuthConfig, AuthService, Authenticator, HashCost, KeyRing, KeySource, PasswordHasher, Tokens,
+};
+use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, Revocations};
 use emporium_domain::catalog::CatalogService;
-use emporium_domain::ports::CatalogStore;
-use emporium_http::{AppState, Catalog, HttpConfig};
+use emporium_domain::identity::Rule;
+use emporium_domain::ports::{CatalogStore, IdentityStore};
+use emporium_http::limits::ApiLimits;
+use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
 use emporium_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, ServerRole};
 use crate::seed;
 
 /// Opens the configured store and applies migrations.
@@ -83,6 +88,111 @@ pub async fn catalog(
     Ok(catalog)
 }
 
+/// Rate limits and session revocations: in Redis (shared by every
+/// instance) when `REDIS_URL` is set, in-process otherwise. Both fall back
+/// to in-process when Redis fails.
+pub async fn open_limits(config: &Config) -> anyhow::Result<(Limiter, Revocations)> {
+    Ok(match config.redis_url() {
+        Some(url) => {
+            let conn = emporium_cache::connect_redis(url)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let prefix = &config.cache.key_prefix;
+            (
+                Limiter::redis(RedisLimiter::new(conn.clone(), prefix)),
+                Revocations::redis(conn, prefix),
+            )
+        }
+        None => (Limiter::memory(), Revocations::memory()),
+    })
+}
+
+/// The Argon2id hasher with the configured concurrency.
+pub fn password_hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
+    Ok(PasswordHasher::new(
+        HashCost::default(),
+        config.hash_concurrency(),
+        Duration::from_millis(config.auth.hash_queue_timeout_ms),
+    )?)
+}
+
+/// Token verification for every role, and the identity service for the
+/// roles that sign tokens (`auth`, `all`).
+pub struct Identity {
+    pub authn: Arc<Authn>,
+    pub auth: Option<Arc<Auth>>,
+    pub keys: Arc<KeyRing<Store>>,
+}
+
+pub async fn identity(
+    config: &Config,
+    store: &Store,
+    limiter: Limiter,
+    revocations: Revocations,
+) -> anyhow::Result<Identity> {
+    let sign = config.server.role != ServerRole::Api;
+    let source = if !sign && !config.auth.jwks_url.is_empty() {
+        KeySource::Jwks {
+            url: config.auth.jwks_url.clone(),
+            client: reqwest::Client::new(),
+        }
+    } else {
+        KeySource::Store(store.clone())
+    };
+    let keys = Arc::new(
+        KeyRing::load(source, sign, config.access_ttl())
+            .await
+            .context("loading token keys")?,
+    );
+    let tokens = Arc::new(Tokens::new(
+        keys.clone(),
+        &config.auth.issuer,
+        &config.auth.audience,
+        config.access_ttl(),
+    ));
+    let authn = Arc::new(Authenticator::new(tokens.clone(), revocations.clone()));
+    let auth = if sign {
+        let l = &config.limits;
+        let rule = |limit, secs| Rule {
+            limit,
+            window: Duration::from_secs(secs),
+        };
+        let auth_config = AuthConfig {
+            session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
+            login_attempts_per_account: rule(l.login_attempts_per_account, l.login_window_secs),
+            login_failures_per_ip: rule(l.login_failures_per_ip, l.login_window_secs),
+            registrations_per_ip: rule(l.registrations_per_ip, l.registration_window_secs),
+        };
+        Some(Arc::new(AuthService::new(
+            store.clone(),
+            password_hasher(config)?,
+            tokens,
+            revocations,
+            limiter,
+            auth_config,
+        )))
+    } else {
+        None
+    };
+    Ok(Identity { authn, auth, keys })
+}
+
+fn api_limits(config: &Config) -> ApiLimits {
+    let l = &config.limits;
+    let window = Duration::from_secs(l.api_window_secs);
+    ApiLimits {
+        enabled: l.api_enabled,
+        per_ip: Rule {
+            limit: l.api_requests_per_ip,
+            window,
+        },
+        per_user: Rule {
+            limit: l.api_requests_per_user,
+            window,
+        },
+    }
+}
+
 /// Serves the shop on `listener` until `shutdown` resolves; in-flight
 /// requests finish before it returns.
 pub async fn run(
@@ -90,18 +200,51 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let role = config.server.role;
+    let shop = role != ServerRole::Auth;
     let store = open_store(&config).await?;
     let store_kind = store.kind();
     let cache = open_cache(&config).await?;
     let cache_kind = emporium_domain::ports::Cache::kind(&cache);
-    let catalog = catalog(&config, store.clone(), cache).await?;
+    let (limiter, revocations) = open_limits(&config).await?;
+    let identity = identity(&config, &store, limiter.clone(), revocations.clone()).await?;
+    let catalog = if shop {
+        catalog(&config, store.clone(), cache).await?
+    } else {
+        Arc::new(CatalogService::new(
+            store.clone(),
+            cache,
+            config.cache_ttl(),
+        ))
+    };
     let stop = CancellationToken::new();
-    tokio::spawn(watch_catalog_version(catalog.clone(), stop.clone()));
+    if shop {
+        tokio::spawn(watch_catalog_version(catalog.clone(), stop.clone()));
+    }
+    tokio::spawn(reload_keys(
+        identity.keys.clone(),
+        Duration::from_secs(config.auth.key_reload_secs.max(1)),
+        stop.clone(),
+    ));
+    tokio::spawn(follow_revocations(
+        store.clone(),
+        revocations,
+        config.access_ttl(),
+        stop.clone(),
+    ));
 
     let state = AppState {
         catalog,
         metrics: emporium_http::metrics_handle(),
         store_kind,
+        authn: identity.authn,
+        limiter,
+        limits: api_limits(&config),
+        trust_forwarded_for: config.server.trust_forwarded_for,
+    };
+    let features = Features {
+        shop,
+        identity: identity.auth,
     };
     let http = HttpConfig {
         request_timeout: Duration::from_millis(config.server.request_timeout_ms),
@@ -116,13 +259,69 @@ pub async fn run(
             config.server.data_dir.join("catalog.db").display()
         ),
     };
-    println!("Emporium listening on http://{addr}  (store: {where_}; cache: {cache_kind})");
-    tracing::info!(%addr, store = store_kind, cache = cache_kind, "listening");
-    emporium_http::serve(listener, emporium_http::app(state, &http), shutdown).await?;
+    let role_name = format!("{role:?}").to_lowercase();
+    println!("Emporium ({role_name} role) listening on http://{addr}  (store: {where_}; cache: {cache_kind})");
+    tracing::info!(%addr, role = %role_name, store = store_kind, cache = cache_kind, "listening");
+    emporium_http::serve(
+        listener,
+        emporium_http::app(state, features, &http),
+        shutdown,
+    )
+    .await?;
     stop.cancel();
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Re-reads token keys, so that a rotation by `emporium keys rotate` (or
+/// on another instance) is picked up.
+async fn reload_keys(keys: Arc<KeyRing<Store>>, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = keys.reload().await {
+                    tracing::warn!(error = %e, "could not reload token keys");
+                }
+            }
+        }
+    }
+}
+
+/// Copies sessions revoked anywhere (a logout on another instance or
+/// role) from the store into this instance's revocation set every second,
+/// so that access tokens of ended sessions are refused here within a
+/// second even without Redis.
+async fn follow_revocations(
+    store: Store,
+    revocations: Revocations,
+    access_ttl: Duration,
+    stop: CancellationToken,
+) {
+    let ttl_ms = i64::try_from(access_ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut since = emporium_auth::now_ms().saturating_sub(ttl_ms);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                match store.revoked_since(since, 1000).await {
+                    Ok(revoked) => {
+                        for r in &revoked {
+                            revocations.remember(r.session_id, access_ttl).await;
+                            // Revocations are stamped by the writer's clock; the
+                            // overlap tolerates a little skew between instances.
+                            since = since.max(r.revoked_at.saturating_sub(2000));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not read session revocations"),
+                }
+            }
+        }
+    }
 }
 
 /// Polls the catalog version so that imports by other processes (a seed,

@@ -3,8 +3,11 @@
 //! status. 5xx bodies say nothing internal; the cause is logged inside the
 //! request's span.
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use emporium_auth::{AuthError, TokenError};
 use emporium_domain::{DomainError, StoreError, ValidationError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -20,6 +23,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<ValidationError>,
+    /// Extra response headers (`Retry-After`, `WWW-Authenticate`).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The JSON body of every error response.
@@ -46,17 +51,51 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// A 429 telling the client when to try again (whole seconds, at least 1).
+    pub fn too_many_requests(retry_after: Duration) -> ApiError {
+        let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {} s", secs.max(1)),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
+    }
+
+    /// A 401 for a missing or refused access token.
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, code, message).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"emporium\""),
+        )
+    }
+
+    fn validation(details: Vec<ValidationError>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "validation_failed",
+            message: details
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            details,
+            headers: Vec::new(),
         }
     }
 
     pub fn bad_request(field: &str, message: impl Into<String>) -> ApiError {
         let message = message.into();
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "validation_failed",
-            message: format!("{field}: {message}"),
-            details: vec![ValidationError::new(field, message)],
-        }
+        ApiError::validation(vec![ValidationError::new(field, message)])
     }
 
     pub fn not_found(what: &str) -> ApiError {
@@ -92,25 +131,22 @@ impl ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> ApiError {
         match e {
-            DomainError::Validation(details) => ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "validation_failed",
-                message: details
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-                details,
-            },
+            DomainError::Validation(details) => ApiError::validation(details),
             DomainError::NotFound { what } => ApiError::not_found(what),
-            DomainError::Store(StoreError::Unavailable(cause)) => {
+            DomainError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "store unavailable");
                 ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
             }
-            DomainError::Store(StoreError::Conflict(cause)) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", cause)
-            }
-            DomainError::Store(StoreError::Internal(cause)) => {
+            StoreError::Conflict(cause) => ApiError::new(StatusCode::CONFLICT, "conflict", cause),
+            StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -128,6 +164,58 @@ impl IntoResponse for ApiError {
                 request_id: REQUEST_ID.try_with(Clone::clone).ok(),
             },
         };
-        (self.status, axum::Json(body)).into_response()
+        let mut res = (self.status, axum::Json(body)).into_response();
+        for (name, value) in self.headers {
+            res.headers_mut().insert(name, value);
+        }
+        res
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> ApiError {
+        match e {
+            TokenError::Missing => ApiError::unauthenticated(
+                "unauthenticated",
+                "sign in first: send Authorization: Bearer <access token>",
+            ),
+            e => ApiError::unauthenticated("invalid_token", e.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            AuthError::Validation(details) => ApiError::validation(details),
+            AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", message),
+            AuthError::InvalidCredentials => {
+                ApiError::unauthenticated("invalid_credentials", message)
+            }
+            AuthError::WrongCurrentPassword => ApiError::validation(vec![ValidationError::new(
+                "current_password",
+                "is incorrect",
+            )]),
+            AuthError::Throttled { retry_after } => ApiError::too_many_requests(retry_after),
+            AuthError::InvalidRefreshToken => {
+                ApiError::unauthenticated("invalid_refresh_token", message)
+            }
+            AuthError::RefreshTokenReused => {
+                ApiError::unauthenticated("refresh_token_reused", message)
+            }
+            AuthError::AccountGone => ApiError::unauthenticated("invalid_token", message),
+            AuthError::Busy => ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
+            AuthError::KeysUnavailable(cause) => {
+                tracing::error!(%cause, "token keys unavailable");
+                ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            AuthError::Store(e) => e.into(),
+            AuthError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
     }
 }

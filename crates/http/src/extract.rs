@@ -1,8 +1,11 @@
 //! Extractors whose rejections are [`ApiError`]s, so that malformed input
 //! gets the same JSON error shape as everything else.
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::Json;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -63,6 +66,36 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             .await
             .map(|Path(v)| ApiPath(v))
             .map_err(|e| ApiError::bad_request("path", e.body_text()))
+    }
+}
+
+/// A JSON body. Malformed JSON, missing fields and wrong types are a 400
+/// naming the problem; a missing `Content-Type: application/json` is a 415.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            )),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(
+                "body",
+                format!("malformed JSON: {}", e.body_text()),
+            )),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(ApiError::bad_request("body", e.body_text()))
+            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::for_status(StatusCode::PAYLOAD_TOO_LARGE))
+            }
+            Err(e) => Err(ApiError::bad_request("body", e.body_text())),
+        }
     }
 }
 

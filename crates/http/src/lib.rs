@@ -3,9 +3,12 @@
 //! compression, CORS, security headers), OpenAPI at `/api/openapi.json`
 //! with an offline docs page at `/api/docs`.
 
+pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod extract;
+pub mod identity;
+pub mod limits;
 mod middleware;
 pub mod openapi;
 mod ops;
@@ -16,7 +19,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::Router;
-use emporium_cache::AnyCache;
+use emporium_auth::{AuthService, Authenticator};
+use emporium_cache::{AnyCache, Limiter, Revocations};
 use emporium_domain::catalog::CatalogService;
 use emporium_store::Store;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -32,6 +36,8 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 
 pub type Catalog = CatalogService<Store, AnyCache>;
+pub type Auth = AuthService<Store, Revocations, Limiter>;
+pub type Authn = Authenticator<Store, Revocations>;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -58,6 +64,21 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub metrics: PrometheusHandle,
     pub store_kind: &'static str,
+    /// Verifies access tokens (every role).
+    pub authn: Arc<Authn>,
+    pub limiter: Limiter,
+    pub limits: limits::ApiLimits,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy).
+    pub trust_forwarded_for: bool,
+}
+
+/// Which parts of the API this process serves (its role).
+#[derive(Clone)]
+pub struct Features {
+    /// Catalog and the rest of the shop's API (`api` and `all` roles).
+    pub shop: bool,
+    /// Accounts, sessions and JWKS (`auth` and `all` roles).
+    pub identity: Option<Arc<Auth>>,
 }
 
 /// The process-wide Prometheus recorder. The `metrics` facade has one global
@@ -84,10 +105,19 @@ pub fn metrics_handle() -> PrometheusHandle {
 }
 
 /// The whole application: API, docs, operational routes and middleware.
-pub fn app(state: AppState, config: &HttpConfig) -> Router {
-    let (api, spec) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
-        .merge(catalog::router())
-        .split_for_parts();
+pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
+    let mut api = utoipa_axum::router::OpenApiRouter::<()>::with_openapi(openapi::base());
+    if features.shop {
+        api = api.merge(
+            catalog::router()
+                .merge(identity::session_router())
+                .with_state(state.clone()),
+        );
+    }
+    if let Some(auth) = features.identity {
+        api = api.merge(identity::router().with_state(identity::IdentityState { auth }));
+    }
+    let (api, spec) = api.split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", spec);
     let cors = if config.cors_origins.iter().any(|o| o == "*") {
         CorsLayer::new().allow_origin(AllowOrigin::any())
@@ -108,11 +138,13 @@ pub fn app(state: AppState, config: &HttpConfig) -> Router {
     Router::new()
         .merge(api)
         .merge(docs)
-        .merge(ops::router())
+        .merge(ops::router().with_state(state.clone()))
         .fallback(|| async { ApiError::for_status(StatusCode::NOT_FOUND) })
-        .with_state(state)
         // Innermost first: these run after routing (so `MatchedPath` is known),
         // and json_errors sees the timeout's and body limit's bare statuses.
+        // The rate limit runs after authentication, which it counts by.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
+        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
         .layer(axum::middleware::from_fn(middleware::json_errors))
@@ -147,7 +179,10 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

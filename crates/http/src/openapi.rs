@@ -11,9 +11,32 @@ use utoipa::OpenApi;
             `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`. Prices are integer minor units.",
         license(name = "MIT OR Apache-2.0")
     ),
-    tags((name = "catalog", description = "Products, categories and search"))
+    modifiers(&BearerAuth),
+    tags(
+        (name = "catalog", description = "Products, categories and search"),
+        (name = "identity", description = "Accounts, sign-in, sessions and token keys")
+    )
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme: an access token from `/api/auth/login`.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 pub fn base() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()

@@ -1,11 +1,12 @@
-//! Storage adapters for Emporium's [`CatalogStore`] port: SQLite (the
-//! embedded default) and PostgreSQL (scale-out). Each has its own
-//! migrations and SQL; both pass the same contract tests.
+//! Storage adapters for Emporium's [`CatalogStore`] and [`IdentityStore`]
+//! ports: SQLite (the embedded default) and PostgreSQL (scale-out). Each has
+//! its own migrations and SQL; both pass the same contract tests.
 //!
 //! The set of backends is fixed, so [`Store`] is an enum chosen at start-up
 //! rather than a trait object.
 
 mod error;
+mod identity;
 mod import_plan;
 pub mod postgres;
 mod reads;
@@ -16,14 +17,18 @@ pub mod sqlite;
 use std::path::Path;
 
 use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
-use emporium_domain::ports::{CatalogStore, CategoryRow};
+use emporium_domain::identity::{
+    DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey, UnixMillis,
+    User, UserRecord,
+};
+use emporium_domain::ports::{CatalogStore, CategoryRow, IdentityStore};
 use emporium_domain::StoreError;
 use uuid::Uuid;
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
-/// The configured catalog store.
+/// The configured store (catalog and identity).
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(SqliteStore),
@@ -120,5 +125,81 @@ impl CatalogStore for Store {
 
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ping())
+    }
+}
+
+impl IdentityStore for Store {
+    async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.create_user(user, password_hash))
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+        delegate!(self, s => s.user_by_email(email))
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        delegate!(self, s => s.user_by_id(id))
+    }
+
+    async fn update_user(
+        &self,
+        id: Uuid,
+        name: Option<&DisplayName>,
+        password_hash: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Option<User>, StoreError> {
+        delegate!(self, s => s.update_user(id, name, password_hash, now))
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        delegate!(self, s => s.create_session(session))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        now: UnixMillis,
+    ) -> Result<RefreshOutcome, StoreError> {
+        delegate!(self, s => s.rotate_refresh_token(presented_hash, new_hash, now))
+    }
+
+    async fn revoke_session(
+        &self,
+        session_id: Uuid,
+        reason: RevokeReason,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.revoke_session(session_id, reason, now))
+    }
+
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: RevokeReason,
+        now: UnixMillis,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        delegate!(self, s => s.revoke_user_sessions(user_id, keep, reason, now))
+    }
+
+    async fn revoked_since(
+        &self,
+        since: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<Revoked>, StoreError> {
+        delegate!(self, s => s.revoked_since(since, limit))
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        delegate!(self, s => s.signing_keys())
+    }
+
+    async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        delegate!(self, s => s.add_signing_key(key))
+    }
+
+    async fn remove_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.remove_signing_key(kid))
     }
 }

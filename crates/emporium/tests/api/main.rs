@@ -11,5 +11,6 @@
 mod catalog;
 mod cli;
 mod concurrency;
+mod identity;
 mod ops;
 mod support;

@@ -60,6 +60,10 @@ impl TestApp {
         let mut config = Config::embedded(dir.path()).unwrap();
         config.store.seed_demo_when_empty = false;
         config.cache.ttl_secs = 60;
+        // Every test talks from 127.0.0.1: the general limit is tested on its own.
+        config.limits.api_requests_per_ip = 1_000_000;
+        config.limits.api_requests_per_user = 1_000_000;
+        config.limits.registrations_per_ip = 1_000;
         let mut pg_name = None;
         let mut redis_prefix = None;
         if backend != Backend::Sqlite {
@@ -130,6 +134,56 @@ impl TestApp {
     pub async fn json(&self, path: &str, status: u16) -> serde_json::Value {
         let res = self.get(path).await;
         assert_eq!(res.status().as_u16(), status, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// POSTs a JSON body, with a bearer token if given.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// GETs with a bearer token.
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers an account and returns the login-shaped response body.
+    pub async fn register(&self, email: &str, password: &str) -> serde_json::Value {
+        let res = self
+            .post(
+                "/api/auth/register",
+                &serde_json::json!({"email": email, "password": password, "name": "Test User"}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 201, "registering {email}");
+        res.json().await.unwrap()
+    }
+
+    /// Signs in and returns the response body, asserting 200.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let res = self
+            .post(
+                "/api/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+                None,
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200, "signing in as {email}");
         res.json().await.unwrap()
     }
 

@@ -2,6 +2,7 @@
 //! search, `pg_trgm` over the indexed words for typo candidates,
 //! migrations in `migrations/postgres/`.
 
+mod identity;
 mod import;
 
 use std::time::Duration;

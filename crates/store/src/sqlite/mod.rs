@@ -2,6 +2,7 @@
 //! never block the writer), FTS5 for search, migrations in
 //! `migrations/sqlite/`.
 
+mod identity;
 mod import;
 
 use std::path::Path;

@@ -1,0 +1,401 @@
+//! The [`IdentityStore`](emporium_domain::ports::IdentityStore) port
+//! (accounts, sessions, refresh tokens, signing keys), written once for both
+//! backends: every statement is the same SQL on SQLite and PostgreSQL (`$n`
+//! placeholders work on both), so [`identity_store!`] expands to the trait
+//! impl inside each adapter, as `reads::shared_reads!` does for reads. The
+//! one difference, how a write transaction starts, is an argument.
+//!
+//! Guarantees, on both backends:
+//! * a taken email, session refresh hash or key id is `StoreError::Conflict`,
+//!   and a failed write leaves nothing behind (one statement, or one
+//!   transaction);
+//! * `rotate_refresh_token` runs in one transaction whose first statement is
+//!   a conditional update (`used_at IS NULL`) of the presented token, so of
+//!   concurrent callers presenting one token exactly one claims it; the
+//!   others see it used and revoke the session. An `Ended` outcome writes
+//!   nothing;
+//! * a row the domain cannot read (an unknown role) is `StoreError::Internal`.
+
+use emporium_domain::identity::{
+    DisplayName, Email, Revoked, Role, StoredKey, UnixMillis, User, UserRecord,
+};
+use emporium_domain::StoreError;
+use uuid::Uuid;
+
+/// `id, email, name, role, created_at` of `users`.
+pub(crate) type UserRow = (Uuid, String, String, String, UnixMillis);
+/// A [`UserRow`] followed by `password_hash`.
+pub(crate) type UserRecordRow = (Uuid, String, String, String, UnixMillis, String);
+/// `kid, algorithm, private_der, public_key, created_at` of `signing_keys`.
+pub(crate) type KeyRow = (String, String, Vec<u8>, Vec<u8>, UnixMillis);
+
+pub(crate) fn user((id, email, name, role, created_at): UserRow) -> Result<User, StoreError> {
+    let role: Role = role
+        .parse()
+        .map_err(|_| StoreError::Internal(format!("user {id} has an unknown role {role:?}")))?;
+    Ok(User {
+        id,
+        email: Email::from_trusted(email),
+        name: DisplayName::from_trusted(name),
+        role,
+        created_at,
+    })
+}
+
+pub(crate) fn user_record(row: UserRecordRow) -> Result<UserRecord, StoreError> {
+    let (id, email, name, role, created_at, password_hash) = row;
+    Ok(UserRecord {
+        user: user((id, email, name, role, created_at))?,
+        password_hash,
+    })
+}
+
+pub(crate) fn revoked((session_id, revoked_at): (Uuid, UnixMillis)) -> Revoked {
+    Revoked {
+        session_id,
+        revoked_at,
+    }
+}
+
+pub(crate) fn key((kid, algorithm, private_der, public_key, created_at): KeyRow) -> StoredKey {
+    StoredKey {
+        kid,
+        algorithm,
+        private_der,
+        public_key,
+        created_at,
+    }
+}
+
+/// Expands, in a module of an adapter whose store has a `pool` field, to
+/// `impl IdentityStore for $store`. `$db` is the sqlx database and `$begin`
+/// the statement that starts a write transaction.
+macro_rules! identity_store {
+    ($store:ty, $db:ty, $begin:literal) => {
+        use emporium_domain::identity::{
+            DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey,
+            UnixMillis, User, UserRecord,
+        };
+        use emporium_domain::ports::IdentityStore;
+        use emporium_domain::StoreError;
+        use uuid::Uuid;
+
+        use $crate::error::db;
+        use $crate::identity::{KeyRow, UserRecordRow, UserRow};
+
+        impl IdentityStore for $store {
+            async fn create_user(
+                &self,
+                user: &User,
+                password_hash: &str,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO users \
+                     (id, email, name, password_hash, role, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                )
+                .bind(user.id)
+                .bind(user.email.as_str())
+                .bind(user.name.as_str())
+                .bind(password_hash)
+                .bind(user.role.as_str())
+                .bind(user.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn user_by_email(&self, email: &Email) -> Result<Option<UserRecord>, StoreError> {
+                sqlx::query_as::<_, UserRecordRow>(
+                    "SELECT id, email, name, role, created_at, password_hash FROM users \
+                     WHERE email = $1",
+                )
+                .bind(email.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .map($crate::identity::user_record)
+                .transpose()
+            }
+
+            async fn user_by_id(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+                sqlx::query_as::<_, UserRecordRow>(
+                    "SELECT id, email, name, role, created_at, password_hash FROM users \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .map($crate::identity::user_record)
+                .transpose()
+            }
+
+            async fn update_user(
+                &self,
+                id: Uuid,
+                name: Option<&DisplayName>,
+                password_hash: Option<&str>,
+                now: UnixMillis,
+            ) -> Result<Option<User>, StoreError> {
+                sqlx::query_as::<_, UserRow>(
+                    "UPDATE users SET name = COALESCE($1, name), \
+                     password_hash = COALESCE($2, password_hash), updated_at = $3 \
+                     WHERE id = $4 RETURNING id, email, name, role, created_at",
+                )
+                .bind(name.map(DisplayName::as_str))
+                .bind(password_hash)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?
+                .map($crate::identity::user)
+                .transpose()
+            }
+
+            async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(session.id)
+                .bind(session.user_id)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                insert_token(&mut tx, &session.refresh_hash, session.id, session.created_at).await?;
+                tx.commit().await.map_err(db)
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented_hash: &str,
+                new_hash: &str,
+                now: UnixMillis,
+            ) -> Result<RefreshOutcome, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let outcome = rotate(&mut tx, presented_hash, new_hash, now).await?;
+                if matches!(outcome, RefreshOutcome::Ended { .. }) {
+                    // Leave the token as it was: presenting it again says
+                    // the session ended, not that the token was replayed.
+                    tx.rollback().await.map_err(db)?;
+                } else {
+                    tx.commit().await.map_err(db)?;
+                }
+                Ok(outcome)
+            }
+
+            async fn revoke_session(
+                &self,
+                session_id: Uuid,
+                reason: RevokeReason,
+                now: UnixMillis,
+            ) -> Result<bool, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                revoke(&mut conn, session_id, reason, now).await
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: Uuid,
+                keep: Option<Uuid>,
+                reason: RevokeReason,
+                now: UnixMillis,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+                     WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4) \
+                     RETURNING id",
+                )
+                .bind(now)
+                .bind(reason.as_str())
+                .bind(user_id)
+                .bind(keep)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)
+            }
+
+            async fn revoked_since(
+                &self,
+                since: UnixMillis,
+                limit: u32,
+            ) -> Result<Vec<Revoked>, StoreError> {
+                let rows: Vec<(Uuid, UnixMillis)> = sqlx::query_as(
+                    "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 \
+                     ORDER BY revoked_at, id LIMIT $2",
+                )
+                .bind(since)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows.into_iter().map($crate::identity::revoked).collect())
+            }
+
+            async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+                let rows: Vec<KeyRow> = sqlx::query_as(
+                    "SELECT kid, algorithm, private_der, public_key, created_at \
+                     FROM signing_keys ORDER BY created_at, kid",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows.into_iter().map($crate::identity::key).collect())
+            }
+
+            async fn add_signing_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO signing_keys \
+                     (kid, algorithm, private_der, public_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&key.kid)
+                .bind(&key.algorithm)
+                .bind(key.private_der.as_slice())
+                .bind(key.public_key.as_slice())
+                .bind(key.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn remove_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+
+        type Connection = <$db as sqlx::Database>::Connection;
+
+        async fn insert_token(
+            conn: &mut Connection,
+            hash: &str,
+            session_id: Uuid,
+            now: UnixMillis,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(hash)
+            .bind(session_id)
+            .bind(now)
+            .execute(conn)
+            .await
+            .map_err(db)?;
+            Ok(())
+        }
+
+        /// Revokes a session that is not yet revoked; `true` if it did.
+        async fn revoke(
+            conn: &mut Connection,
+            session_id: Uuid,
+            reason: RevokeReason,
+            now: UnixMillis,
+        ) -> Result<bool, StoreError> {
+            let done = sqlx::query(
+                "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+                 WHERE id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(reason.as_str())
+            .bind(session_id)
+            .execute(conn)
+            .await
+            .map_err(db)?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        /// The body of `rotate_refresh_token`, inside its transaction. The
+        /// first statement claims the token if it is unused: on PostgreSQL
+        /// concurrent claimants wait for the row lock and then re-check
+        /// `used_at IS NULL`; on SQLite the transaction holds the write lock
+        /// from its start. Either way one claimant wins.
+        async fn rotate(
+            conn: &mut Connection,
+            presented_hash: &str,
+            new_hash: &str,
+            now: UnixMillis,
+        ) -> Result<RefreshOutcome, StoreError> {
+            let claimed: Option<Uuid> = sqlx::query_scalar(
+                "UPDATE refresh_tokens SET used_at = $1 \
+                 WHERE token_hash = $2 AND used_at IS NULL RETURNING session_id",
+            )
+            .bind(now)
+            .bind(presented_hash)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+            let Some(session_id) = claimed else {
+                return reused_or_unknown(conn, presented_hash, now).await;
+            };
+            let (user_id, expires_at, revoked_at): (Uuid, UnixMillis, Option<UnixMillis>) =
+                sqlx::query_as("SELECT user_id, expires_at, revoked_at FROM sessions WHERE id = $1")
+                    .bind(session_id)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            if revoked_at.is_some() || expires_at <= now {
+                return Ok(RefreshOutcome::Ended { session_id });
+            }
+            insert_token(conn, new_hash, session_id, now).await?;
+            Ok(RefreshOutcome::Rotated {
+                session_id,
+                user_id,
+            })
+        }
+
+        /// A token that could not be claimed: replayed (its session is
+        /// revoked) or never issued.
+        async fn reused_or_unknown(
+            conn: &mut Connection,
+            presented_hash: &str,
+            now: UnixMillis,
+        ) -> Result<RefreshOutcome, StoreError> {
+            let used: Option<Uuid> =
+                sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(presented_hash)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db)?;
+            let Some(session_id) = used else {
+                return Ok(RefreshOutcome::Unknown);
+            };
+            revoke(conn, session_id, RevokeReason::RefreshReuse, now).await?;
+            Ok(RefreshOutcome::Reused { session_id })
+        }
+    };
+}
+pub(crate) use identity_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_role_in_the_store_is_an_internal_error() {
+        let row = |role: &str| {
+            (
+                Uuid::nil(),
+                "a@example.com".into(),
+                "A".into(),
+                role.into(),
+                0,
+            )
+        };
+        assert_eq!(user(row("admin")).unwrap().role, Role::Admin);
+        let err = user(row("owner")).unwrap_err();
+        assert!(matches!(err, StoreError::Internal(_)), "{err:?}");
+    }
+}
