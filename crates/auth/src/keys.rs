@@ -43,7 +43,7 @@ pub enum KeySource<S> {
 }
 
 /// A JSON Web Key Set as published at `/.well-known/jwks.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
@@ -71,12 +71,6 @@ struct Loaded {
     signing: Option<Arc<Signing>>,
     verifying: HashMap<String, DecodingKey>,
     jwks: Jwks,
-}
-
-impl Default for Jwks {
-    fn default() -> Self {
-        Jwks { keys: Vec::new() }
-    }
 }
 
 /// The keys this process signs and verifies with.
@@ -220,7 +214,7 @@ impl<S: IdentityStore + Clone> KeyRing<S> {
         let loaded = match &self.source {
             KeySource::Store(store) => {
                 let keys = store.signing_keys().await?;
-                self.from_stored(&keys)?
+                self.load_stored(&keys)?
             }
             KeySource::Jwks { url, client } => from_jwks(fetch_jwks(client, url).await?),
         };
@@ -232,7 +226,7 @@ impl<S: IdentityStore + Clone> KeyRing<S> {
         Ok(())
     }
 
-    fn from_stored(&self, keys: &[StoredKey]) -> Result<Loaded, AuthError> {
+    fn load_stored(&self, keys: &[StoredKey]) -> Result<Loaded, AuthError> {
         let live = retained(keys, self.access_ttl, crate::now_ms());
         let mut loaded = Loaded::default();
         for k in &live {

@@ -292,7 +292,7 @@ async fn reload_keys(keys: Arc<KeyRing<Store>>, every: Duration, stop: Cancellat
 }
 
 /// Copies sessions revoked anywhere (a logout on another instance or
-/// role) from the store into this instance's revocation set every second,
+/// role) from the store into this instance's revocation set twice a second,
 /// so that access tokens of ended sessions are refused here within a
 /// second even without Redis.
 async fn follow_revocations(
@@ -303,7 +303,7 @@ async fn follow_revocations(
 ) {
     let ttl_ms = i64::try_from(access_ttl.as_millis()).unwrap_or(i64::MAX);
     let mut since = emporium_auth::now_ms().saturating_sub(ttl_ms);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -7,8 +7,11 @@ use utoipa::OpenApi;
 #[openapi(
     info(
         title = "Emporium",
-        description = "Search the product catalog by text, category, brand and price. Errors share one shape: \
-            `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`. Prices are integer minor units.",
+        description = "Search the product catalog by text, category, brand and price; register, sign in \
+            and manage sessions. Signed-in calls send `Authorization: Bearer <token>` (an Ed25519 JWT from \
+            `/api/auth/login`, verifiable with `/.well-known/jwks.json`). Errors share one shape: \
+            `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`. Prices are integer minor units. \
+            `/api/` responses carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429 adds `Retry-After`.",
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&BearerAuth),

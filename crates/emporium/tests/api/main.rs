@@ -13,4 +13,5 @@ mod cli;
 mod concurrency;
 mod identity;
 mod ops;
+mod roles;
 mod support;

@@ -42,7 +42,112 @@ fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn redis_url() -> String {
+/// Creates a fresh PostgreSQL database; returns its URL and name.
+pub async fn create_database() -> (String, String) {
+    let name = format!("emporium_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url())
+        .await
+        .expect("PostgreSQL must be running");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
+    (format!("{base}/{name}"), name)
+}
+
+/// A PostgreSQL database of the test's own, dropped with it.
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let (url, name) = create_database().await;
+        TestDatabase { url, name }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+/// An `emporium serve` child process on a free port, killed on drop.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl ServerProcess {
+    /// Starts `emporium serve --role <role>` with `env` and waits until it listens.
+    pub fn start(role: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
+        cmd.args([
+            "serve",
+            "--role",
+            role,
+            "--addr",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("EMPORIUM_STORE__SEED_DEMO_WHEN_EMPTY", "false")
+        .env("EMPORIUM_LIMITS__API_REQUESTS_PER_IP", "1000000")
+        .env("EMPORIUM_LIMITS__REGISTRATIONS_PER_IP", "1000")
+        .stdout(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn redis_url() -> String {
     std::env::var("EMPORIUM_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
@@ -67,19 +172,8 @@ impl TestApp {
         let mut pg_name = None;
         let mut redis_prefix = None;
         if backend != Backend::Sqlite {
-            let name = format!("emporium_test_{}", uuid::Uuid::now_v7().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin_url())
-                .await
-                .expect("PostgreSQL must be running");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let (base, _) = admin_url()
-                .rsplit_once('/')
-                .map(|(b, d)| (b.to_string(), d.to_string()))
-                .unwrap();
-            config.store.database_url = Some(SecretString::from(format!("{base}/{name}")));
+            let (url, name) = create_database().await;
+            config.store.database_url = Some(SecretString::from(url));
             pg_name = Some(name);
         }
         if backend == Backend::PostgresRedis {
