@@ -16,6 +16,74 @@ use emporium_domain::catalog::{CatalogService, SearchParams, SearchQuery};
 use emporium_domain::ports::CatalogStore;
 
 use crate::cli::BenchArgs;
+
+/// Registers one account per client, then has each sign in back to back
+/// until cancelled. The returned report counts the sign-ins.
+async fn start_logins(
+    addr: std::net::SocketAddr,
+    clients: usize,
+) -> anyhow::Result<(
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<Report>,
+)> {
+    let http = reqwest::Client::new();
+    let run = fastrand::u64(..);
+    let mut accounts = Vec::new();
+    for i in 0..clients {
+        let email = format!("bench-{run:x}-{i}@example.com");
+        let body = serde_json::json!({"email": email, "password": "bench password one", "name": "Bench"});
+        let res = http
+            .post(format!("http://{addr}/api/auth/register"))
+            .json(&body)
+            .send()
+            .await?;
+        if res.status() != 201 {
+            bail!("registering a bench account: {}", res.status());
+        }
+        accounts.push(serde_json::json!({"email": email, "password": "bench password one"}));
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let handle = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let tasks: Vec<_> = accounts
+            .into_iter()
+            .map(|body| {
+                let (http, stop) = (http.clone(), token.clone());
+                tokio::spawn(async move {
+                    let mut h = emporium_bench::new_histogram();
+                    let (mut sent, mut ok, mut first_error) = (0u64, 0u64, None);
+                    while !stop.is_cancelled() {
+                        let t = std::time::Instant::now();
+                        sent += 1;
+                        match http.post(format!("http://{addr}/api/auth/login")).json(&body).send().await {
+                            Ok(r) if r.status() == 200 => {
+                                ok += 1;
+                                h.saturating_record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                            }
+                            Ok(r) => first_error = first_error.or(Some(format!("status {}", r.status()))),
+                            Err(e) => first_error = first_error.or(Some(e.to_string())),
+                        }
+                    }
+                    (h, sent, ok, first_error)
+                })
+            })
+            .collect();
+        let mut report = Report::empty(&format!("sign-ins, {} clients back to back", tasks.len()));
+        for t in tasks {
+            if let Ok((h, sent, ok, err)) = t.await {
+                let _ = report.histogram.add(&h);
+                report.sent += sent;
+                report.ok += ok;
+                report.first_error = report.first_error.take().or(err);
+            }
+        }
+        report.errors = report.sent - report.ok;
+        report.elapsed = started.elapsed();
+        report
+    });
+    Ok((stop, handle))
+}
 use crate::config::Config;
 use crate::startup;
 
@@ -64,7 +132,22 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
         );
         let r = run_http(args.addr, &mode, &requests, &label).await?;
         println!("{r}");
+        let idle_p95 = r.percentile_ms(95.0);
         reports.push(r);
+        if args.logins > 0 {
+            let (stop, logins) = start_logins(args.addr, args.logins).await?;
+            let label = format!("{label}, {} clients signing in", args.logins);
+            let r = run_http(args.addr, &mode, &requests, &label).await?;
+            stop.cancel();
+            let logins = logins.await?;
+            println!("{r}\n{logins}");
+            println!(
+                "search p95 while signing in / idle: {:.2}",
+                r.percentile_ms(95.0) / idle_p95.max(0.001)
+            );
+            reports.push(r);
+            reports.push(logins);
+        }
     }
     let mut closed = Vec::new();
     if matches!(args.mode.as_str(), "closed" | "all") {

@@ -131,6 +131,10 @@ pub struct BenchArgs {
     /// own as the cold-cache figure (0 to skip).
     #[arg(long, default_value_t = 5)]
     pub warmup: u64,
+    /// Also repeat the open-loop run while N clients sign in flat out (each sign-in is a
+    /// full Argon2id hash), to show what a burst of logins costs searches (0 to skip).
+    #[arg(long, default_value_t = 0)]
+    pub logins: usize,
     /// Which runs: open, closed or all.
     #[arg(long, default_value = "all")]
     pub mode: String,
