@@ -31,7 +31,8 @@ async fn start_logins(
     let mut accounts = Vec::new();
     for i in 0..clients {
         let email = format!("bench-{run:x}-{i}@example.com");
-        let body = serde_json::json!({"email": email, "password": "bench password one", "name": "Bench"});
+        let body =
+            serde_json::json!({"email": email, "password": "bench password one", "name": "Bench"});
         let res = http
             .post(format!("http://{addr}/api/auth/register"))
             .json(&body)
@@ -56,12 +57,21 @@ async fn start_logins(
                     while !stop.is_cancelled() {
                         let t = std::time::Instant::now();
                         sent += 1;
-                        match http.post(format!("http://{addr}/api/auth/login")).json(&body).send().await {
+                        match http
+                            .post(format!("http://{addr}/api/auth/login"))
+                            .json(&body)
+                            .send()
+                            .await
+                        {
                             Ok(r) if r.status() == 200 => {
                                 ok += 1;
-                                h.saturating_record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                                h.saturating_record(
+                                    u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+                                );
                             }
-                            Ok(r) => first_error = first_error.or(Some(format!("status {}", r.status()))),
+                            Ok(r) => {
+                                first_error = first_error.or(Some(format!("status {}", r.status())))
+                            }
                             Err(e) => first_error = first_error.or(Some(e.to_string())),
                         }
                     }

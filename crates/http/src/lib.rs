@@ -133,6 +133,14 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
     .allow_headers([
         axum::http::header::CONTENT_TYPE,
         axum::http::header::AUTHORIZATION,
+    ])
+    // Let browser clients read when to retry and how much budget is left.
+    .expose_headers([
+        axum::http::header::RETRY_AFTER,
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderName::from_static("ratelimit-reset"),
+        HeaderName::from_static("x-request-id"),
     ]);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -642,3 +642,50 @@ async fn forged_and_stale_tokens_are_refused() {
         "unauthenticated"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_limits_and_logout_survive_redis_going_down() {
+    let mut redis = crate::support::PrivateRedis::start().await;
+    let url = redis.url.clone();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.cache.backend = "redis".into();
+        c.cache.redis_url = Some(secrecy::SecretString::from(url));
+    })
+    .await;
+    let before = app.register("resilient@example.com", PASSWORD).await;
+    redis.kill();
+    // Sign-in, tokens and logout keep working on the in-process fallbacks.
+    let s = app.login("resilient@example.com", PASSWORD).await;
+    let token = s["token"].as_str().unwrap();
+    assert_eq!(app.get_as("/api/auth/me", token).await.status(), 200);
+    assert_eq!(
+        app.post("/api/auth/logout", &json!({}), Some(token))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(app.get_as("/api/auth/me", token).await.status(), 401);
+    assert_eq!(
+        app.get_as("/api/auth/me", before["token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
+    // Throttling still holds, counted in-process.
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        let res = app
+            .post(
+                "/api/auth/login",
+                &json!({"email": "resilient@example.com", "password": "guess guess guess"}),
+                None,
+            )
+            .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert!(
+        statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+}
