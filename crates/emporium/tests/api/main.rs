@@ -15,3 +15,4 @@ mod identity;
 mod ops;
 mod roles;
 mod support;
+mod throttling;

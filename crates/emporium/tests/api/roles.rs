@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{redis_url, ServerProcess, TestDatabase};
+use crate::support::{redis_url, RedisPrefix, ServerProcess, TestDatabase};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -90,12 +90,12 @@ fn emporium(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> std::pr
 async fn api_role_accepts_auth_role_tokens_via_jwks_and_refuses_them_after_logout() {
     let db = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let prefix = format!("emporium-test:{}:", uuid::Uuid::now_v7());
+    let prefix = RedisPrefix::new();
     let redis = redis_url();
     let shared = [
         ("DATABASE_URL", db.url.as_str()),
         ("REDIS_URL", redis.as_str()),
-        ("EMPORIUM_CACHE__KEY_PREFIX", prefix.as_str()),
+        ("EMPORIUM_CACHE__KEY_PREFIX", prefix.0.as_str()),
         ("EMPORIUM_AUTH__KEY_RELOAD_SECS", "1"),
     ];
     let auth = ServerProcess::start("auth", dir.path(), &shared);
@@ -221,12 +221,6 @@ async fn api_role_accepts_auth_role_tokens_via_jwks_and_refuses_them_after_logou
         200,
         "other sessions live on"
     );
-    drop((api, auth));
-    let _ = emporium_cache::RedisCache::connect(&redis, &prefix)
-        .await
-        .unwrap()
-        .clear()
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

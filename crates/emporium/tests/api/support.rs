@@ -33,27 +33,13 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
-    pg_name: Option<String>,
-    redis_prefix: Option<String>,
+    _db: Option<TestDatabase>,
+    _redis_prefix: Option<RedisPrefix>,
 }
 
 fn admin_url() -> String {
     std::env::var("EMPORIUM_TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// Creates a fresh PostgreSQL database; returns its URL and name.
-pub async fn create_database() -> (String, String) {
-    let name = format!("emporium_test_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin_url())
-        .await
-        .expect("PostgreSQL must be running");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
-    (format!("{base}/{name}"), name)
 }
 
 /// A PostgreSQL database of the test's own, dropped with it.
@@ -63,29 +49,34 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// Creates a fresh database on the test server.
     pub async fn create() -> TestDatabase {
-        let (url, name) = create_database().await;
-        TestDatabase { url, name }
+        let name = format!("emporium_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin_url())
+            .await
+            .expect("PostgreSQL must be running");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let base = admin_url().rsplit_once('/').unwrap().0.to_owned();
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .execute(&mut conn)
-                        .await;
-                }
-            })
-        })
-        .join();
+        block_on_own_runtime(async move {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
     }
 }
 
@@ -169,18 +160,18 @@ impl TestApp {
         config.limits.api_requests_per_ip = 1_000_000;
         config.limits.api_requests_per_user = 1_000_000;
         config.limits.registrations_per_ip = 1_000;
-        let mut pg_name = None;
-        let mut redis_prefix = None;
+        let mut db = None;
+        let mut redis_prefix: Option<RedisPrefix> = None;
         if backend != Backend::Sqlite {
-            let (url, name) = create_database().await;
-            config.store.database_url = Some(SecretString::from(url));
-            pg_name = Some(name);
+            let created = TestDatabase::create().await;
+            config.store.database_url = Some(SecretString::from(created.url.clone()));
+            db = Some(created);
         }
         if backend == Backend::PostgresRedis {
-            let prefix = format!("emporium-test:{}:", uuid::Uuid::now_v7());
+            let prefix = RedisPrefix::new();
             config.cache.backend = "redis".into();
             config.cache.redis_url = Some(SecretString::from(redis_url()));
-            config.cache.key_prefix = prefix.clone();
+            config.cache.key_prefix = prefix.0.clone();
             redis_prefix = Some(prefix);
         }
         tweak(&mut config);
@@ -211,8 +202,8 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
-            pg_name,
-            redis_prefix,
+            _db: db,
+            _redis_prefix: redis_prefix,
         }
     }
 
@@ -317,37 +308,43 @@ pub async fn seed_file(config: &Config, file: PathBuf) -> seed::SeedReport {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The server stops first; the database and Redis keys go with the fields.
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let pg = self.pg_name.take();
-        let redis = self.redis_prefix.take();
-        if pg.is_none() && redis.is_none() {
-            return;
-        }
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Some(name) = pg {
-                    if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                        let _ =
-                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&mut conn)
-                                .await;
-                    }
-                }
-                if let Some(prefix) = redis {
-                    if let Ok(c) = emporium_cache::RedisCache::connect(&redis_url(), &prefix).await
-                    {
-                        let _ = c.clear().await;
-                    }
-                }
-            })
-        })
-        .join();
+    }
+}
+
+/// Runs `fut` to completion on a runtime of its own (for `Drop`, which
+/// may run inside or outside the test's runtime).
+fn block_on_own_runtime(fut: impl std::future::Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(fut)
+    })
+    .join();
+}
+
+/// A Redis key prefix of the test's own; its keys are deleted on drop.
+pub struct RedisPrefix(pub String);
+
+impl RedisPrefix {
+    pub fn new() -> RedisPrefix {
+        RedisPrefix(format!("emporium-test:{}:", uuid::Uuid::now_v7()))
+    }
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let prefix = self.0.clone();
+        block_on_own_runtime(async move {
+            if let Ok(c) = emporium_cache::RedisCache::connect(&redis_url(), &prefix).await {
+                let _ = c.clear().await;
+            }
+        });
     }
 }
 
