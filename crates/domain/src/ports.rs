@@ -173,6 +173,13 @@ pub trait IdentityStore: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Revoked>, StoreError>> + Send;
 
+    /// Deletes sessions (with their refresh tokens) that expired or were
+    /// revoked before `before`; returns how many.
+    fn purge_sessions(
+        &self,
+        before: UnixMillis,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Every signing key, oldest first.
     fn signing_keys(&self) -> impl Future<Output = Result<Vec<StoredKey>, StoreError>> + Send;
 

@@ -226,6 +226,9 @@ pub async fn run(
         Duration::from_secs(config.auth.key_reload_secs.max(1)),
         stop.clone(),
     ));
+    if identity.auth.is_some() {
+        tokio::spawn(purge_sessions(store.clone(), stop.clone()));
+    }
     tokio::spawn(follow_revocations(
         store.clone(),
         revocations,
@@ -285,6 +288,30 @@ async fn reload_keys(keys: Arc<KeyRing<Store>>, every: Duration, stop: Cancellat
             _ = tick.tick() => {
                 if let Err(e) = keys.reload().await {
                     tracing::warn!(error = %e, "could not reload token keys");
+                }
+            }
+        }
+    }
+}
+
+/// How long ended sessions (and their used refresh tokens) are kept, for
+/// investigating reuse, before the hourly purge deletes them.
+const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Deletes long-ended sessions every hour (every auth instance may run it;
+/// the delete is idempotent).
+async fn purge_sessions(store: Store, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                let keep_ms = i64::try_from(ENDED_SESSION_RETENTION.as_millis()).unwrap_or(i64::MAX);
+                let before = emporium_auth::now_ms().saturating_sub(keep_ms);
+                match store.purge_sessions(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
                 }
             }
         }

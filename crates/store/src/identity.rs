@@ -238,6 +238,16 @@ macro_rules! identity_store {
                 Ok(rows.into_iter().map($crate::identity::revoked).collect())
             }
 
+            async fn purge_sessions(&self, before: UnixMillis) -> Result<u64, StoreError> {
+                // Refresh tokens go with their session (ON DELETE CASCADE).
+                sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map(|r| r.rows_affected())
+                    .map_err(db)
+            }
+
             async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
                 let rows: Vec<KeyRow> = sqlx::query_as(
                     "SELECT kid, algorithm, private_der, public_key, created_at \

@@ -183,6 +183,10 @@ impl IdentityStore for Store {
         delegate!(self, s => s.revoke_user_sessions(user_id, keep, reason, now))
     }
 
+    async fn purge_sessions(&self, before: UnixMillis) -> Result<u64, StoreError> {
+        delegate!(self, s => s.purge_sessions(before))
+    }
+
     async fn revoked_since(
         &self,
         since: UnixMillis,

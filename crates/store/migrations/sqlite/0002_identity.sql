@@ -22,8 +22,9 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_revoked ON sessions (revoked_at);
+CREATE INDEX sessions_expires ON sessions (expires_at);
 
--- SHA-256 (hex) of each refresh token; used_at is set when it is rotated.
+-- SHA-256 (base64url) of each refresh token; used_at is set when it is rotated.
 CREATE TABLE refresh_tokens (
     token_hash TEXT    NOT NULL PRIMARY KEY,
     session_id BLOB    NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,

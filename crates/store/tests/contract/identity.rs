@@ -28,6 +28,7 @@ crate::contract!(
     revoke_session_is_true_once,
     revoke_user_sessions_keeps_one_and_returns_the_others,
     revoked_since_is_ordered_and_bounded,
+    purge_removes_only_long_ended_sessions,
     signing_keys_add_list_and_remove,
 );
 
@@ -304,6 +305,55 @@ async fn revoke_user_sessions_keeps_one_and_returns_the_others(db: TestDb) {
     assert_eq!(all.unwrap(), [keep]);
     let theirs_live = db.store.revoke_session(theirs, why, T0 + 5).await;
     assert!(theirs_live.unwrap(), "another user's session is untouched");
+}
+
+async fn purge_removes_only_long_ended_sessions(db: TestDb) {
+    let u = customer(&db.store, "old@example.com").await;
+    session(&db.store, u.id, "expired", T0 + HOUR).await;
+    let revoked = session(&db.store, u.id, "revoked", T0 + DAY).await;
+    let recently = session(&db.store, u.id, "recently", T0 + DAY).await;
+    let live = session(&db.store, u.id, "live", T0 + 30 * DAY).await;
+    let why = RevokeReason::Logout;
+    assert!(db
+        .store
+        .revoke_session(revoked, why, T0 + 10)
+        .await
+        .unwrap());
+    assert!(db
+        .store
+        .revoke_session(recently, why, T0 + 3 * HOUR)
+        .await
+        .unwrap());
+    assert!(matches!(
+        rotate(&db.store, "live", "live-2", T0 + 20).await,
+        RefreshOutcome::Rotated { .. }
+    ));
+
+    let purged = db.store.purge_sessions(T0 + 2 * HOUR).await.unwrap();
+    assert_eq!(purged, 2, "the expired and the long-revoked session");
+    // Their refresh tokens are gone with them; the others' remain.
+    for gone in ["expired", "revoked"] {
+        assert_eq!(
+            rotate(&db.store, gone, "x", T0 + 2 * HOUR).await,
+            RefreshOutcome::Unknown
+        );
+    }
+    assert_eq!(
+        rotate(&db.store, "recently", "r-2", T0 + 2 * HOUR).await,
+        RefreshOutcome::Ended {
+            session_id: recently
+        }
+    );
+    assert!(matches!(
+        rotate(&db.store, "live-2", "live-3", T0 + 2 * HOUR).await,
+        RefreshOutcome::Rotated { session_id, .. } if session_id == live
+    ));
+    assert_eq!(
+        rotate(&db.store, "live", "y", T0 + 2 * HOUR).await,
+        RefreshOutcome::Reused { session_id: live },
+        "used tokens of a live session are kept to detect reuse"
+    );
+    assert_eq!(db.store.purge_sessions(T0 + 2 * HOUR).await.unwrap(), 0);
 }
 
 async fn revoked_since_is_ordered_and_bounded(db: TestDb) {
