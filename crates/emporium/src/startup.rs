@@ -12,7 +12,7 @@ use emporium_auth::{
 use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, Revocations};
 use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
-use emporium_domain::ports::{CatalogStore, IdentityStore};
+use emporium_domain::ports::CatalogStore;
 use emporium_http::limits::ApiLimits;
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
 use emporium_store::Store;
@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ServerRole};
+use crate::jobs;
 use crate::seed;
 
 /// Opens the configured store and applies migrations.
@@ -219,17 +220,17 @@ pub async fn run(
     };
     let stop = CancellationToken::new();
     if shop {
-        tokio::spawn(watch_catalog_version(catalog.clone(), stop.clone()));
+        tokio::spawn(jobs::watch_catalog_version(catalog.clone(), stop.clone()));
     }
-    tokio::spawn(reload_keys(
+    tokio::spawn(jobs::reload_keys(
         identity.keys.clone(),
         Duration::from_secs(config.auth.key_reload_secs.max(1)),
         stop.clone(),
     ));
     if identity.auth.is_some() {
-        tokio::spawn(purge_sessions(store.clone(), stop.clone()));
+        tokio::spawn(jobs::purge_sessions(store.clone(), stop.clone()));
     }
-    tokio::spawn(follow_revocations(
+    tokio::spawn(jobs::follow_revocations(
         store.clone(),
         revocations,
         config.access_ttl(),
@@ -275,96 +276,6 @@ pub async fn run(
     store.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
-}
-
-/// Re-reads token keys, so that a rotation by `emporium keys rotate` (or
-/// on another instance) is picked up.
-async fn reload_keys(keys: Arc<KeyRing<Store>>, every: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {
-                if let Err(e) = keys.reload().await {
-                    tracing::warn!(error = %e, "could not reload token keys");
-                }
-            }
-        }
-    }
-}
-
-/// How long ended sessions (and their used refresh tokens) are kept, for
-/// investigating reuse, before the hourly purge deletes them.
-const ENDED_SESSION_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// Deletes long-ended sessions every hour (every auth instance may run it;
-/// the delete is idempotent).
-async fn purge_sessions(store: Store, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {
-                let keep_ms = i64::try_from(ENDED_SESSION_RETENTION.as_millis()).unwrap_or(i64::MAX);
-                let before = emporium_auth::now_ms().saturating_sub(keep_ms);
-                match store.purge_sessions(before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                    Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
-                }
-            }
-        }
-    }
-}
-
-/// Copies sessions revoked anywhere (a logout on another instance or
-/// role) from the store into this instance's revocation set twice a second,
-/// so that access tokens of ended sessions are refused here within a
-/// second even without Redis.
-async fn follow_revocations(
-    store: Store,
-    revocations: Revocations,
-    access_ttl: Duration,
-    stop: CancellationToken,
-) {
-    let ttl_ms = i64::try_from(access_ttl.as_millis()).unwrap_or(i64::MAX);
-    let mut since = emporium_auth::now_ms().saturating_sub(ttl_ms);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {
-                match store.revoked_since(since, 1000).await {
-                    Ok(revoked) => {
-                        for r in &revoked {
-                            revocations.remember(r.session_id, access_ttl).await;
-                            // Revocations are stamped by the writer's clock; the
-                            // overlap tolerates a little skew between instances.
-                            since = since.max(r.revoked_at.saturating_sub(2000));
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "could not read session revocations"),
-                }
-            }
-        }
-    }
-}
-
-/// Polls the catalog version so that imports by other processes (a seed,
-/// another instance) invalidate this instance's cache within a second.
-async fn watch_catalog_version(catalog: Arc<Catalog>, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {
-                if let Err(e) = catalog.refresh_version().await {
-                    tracing::warn!(error = %e, "could not read the catalog version");
-                }
-            }
-        }
-    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
