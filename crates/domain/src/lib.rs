@@ -4,10 +4,13 @@
 //! implement its ports; it never depends on them. `cargo tree -p
 //! emporium-domain` shows no database, network or web crate.
 
+pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod identity;
+pub mod inventory;
 pub mod money;
+pub mod orders;
 pub mod ports;
 
 #[cfg(test)]

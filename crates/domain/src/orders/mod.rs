@@ -1,0 +1,14 @@
+//! Checkout and orders: shipping addresses, pricing (shipping and tax),
+//! the order state machine, and what the store does in one checkout
+//! transaction.
+
+mod address;
+mod model;
+mod pricing;
+
+pub use address::{Address, AddressInput};
+pub use model::{
+    Idempotency, NewOrder, Order, OrderEvent, OrderFilter, OrderLine, OrderOwner, OrderStatus,
+    OrderSummary, PlaceOutcome, PriceChange, TransitionOutcome,
+};
+pub use pricing::{Pricing, ShippingMethod, TaxRate, Totals};
