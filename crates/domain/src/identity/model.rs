@@ -77,7 +77,7 @@ impl fmt::Debug for UserRecord {
 pub struct NewSession {
     pub id: Uuid,
     pub user_id: Uuid,
-    /// SHA-256 (hex) of the refresh token; the token itself is never stored.
+    /// SHA-256 (base64url) of the refresh token; the token itself is never stored.
     pub refresh_hash: String,
     pub created_at: UnixMillis,
     /// Absolute end of the session: refreshing fails after it.

@@ -62,11 +62,22 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Applies pending migrations. Two processes opening a new file at
+    /// once (an auth and an api role started together) race to create the
+    /// schema: SQLite has no migration lock, so the loser's migration fails
+    /// and rolls back; retrying finds it applied.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await
-            .map_err(crate::error::migrate)
+        let mut attempt = 0u64;
+        loop {
+            match sqlx::migrate!("./migrations/sqlite").run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt >= 5 => return Err(crate::error::migrate(e)),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+            }
+        }
     }
 
     pub async fn close(&self) {
@@ -134,5 +145,27 @@ impl SqliteStore {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn processes_opening_a_new_file_at_once_both_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.db");
+        let opens: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                tokio::spawn(async move { SqliteStore::open(&path, 2).await })
+            })
+            .collect();
+        for o in opens {
+            let store = o.await.unwrap().unwrap();
+            assert_eq!(store.catalog_version().await.unwrap(), 0);
+        }
     }
 }
