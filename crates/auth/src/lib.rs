@@ -60,6 +60,16 @@ impl From<ValidationError> for AuthError {
     }
 }
 
+/// A new opaque token: 256 random bits, base64url (cart tokens, refresh tokens).
+pub fn random_token() -> Result<String, AuthError> {
+    secret::new_token()
+}
+
+/// SHA-256 of a token, base64url: what stores keep instead of the token.
+pub fn hash_token(token: &str) -> String {
+    secret::hash(token)
+}
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod money;
 pub mod orders;
 pub mod ports;
+pub mod shop;
 
 #[cfg(test)]
 mod proptests;

@@ -68,8 +68,28 @@ pub trait CatalogStore: Send + Sync + 'static {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> impl Future<Output = Result<ImportCounts, StoreError>> + Send;
 
+    /// Archives (`archived_at = now`) or restores (`archived_at = NULL`) a
+    /// product. An archived product stays in the store (carts and order
+    /// history refer to it) but leaves everything customers browse: search
+    /// results, totals and facets, `product`, `categories` counts and
+    /// `brands_with_prefix`. Bumps the catalog version in the same
+    /// transaction, so cached searches are invalidated. `false` if there is
+    /// no such product or nothing changed (already archived / on sale).
+    fn set_archived(
+        &self,
+        id: Uuid,
+        archived: bool,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// A number that changes whenever the catalog changes.
     fn catalog_version(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// The id of the product with this SKU (archived ones included).
+    fn product_id_by_sku(
+        &self,
+        sku: &str,
+    ) -> impl Future<Output = Result<Option<Uuid>, StoreError>> + Send;
 
     /// Number of products.
     fn product_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -316,6 +336,14 @@ pub trait CommerceStore: Send + Sync + 'static {
         &self,
         order: &NewOrder,
     ) -> impl Future<Output = Result<PlaceOutcome, StoreError>> + Send;
+
+    /// The checkout that claimed an Idempotency-Key: its request hash and
+    /// the order it created (a retry after the cart was emptied replays it).
+    fn order_for_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(String, Uuid)>, StoreError>> + Send;
 
     /// An order with its lines and history.
     fn order(&self, id: Uuid) -> impl Future<Output = Result<Option<Order>, StoreError>> + Send;

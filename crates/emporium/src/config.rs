@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use emporium_domain::cart::CartLimits;
+use emporium_domain::orders::{Pricing, ShippingMethod, TaxRate};
 use emporium_domain::Currency;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -99,6 +101,20 @@ pub struct CacheConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShopConfig {
     pub currency: String,
+    pub initial_stock: u32,
+    pub payment_window_secs: u64,
+    pub expiry_check_secs: u64,
+    pub max_quantity_per_line: u32,
+    pub max_lines_per_cart: u32,
+    pub shipping: Vec<ShippingMethod>,
+    pub tax: TaxSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaxSettings {
+    pub default_rate_bp: u32,
+    #[serde(default)]
+    pub rates: Vec<TaxRate>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +194,15 @@ impl Config {
         if !self.auth.jwks_url.is_empty() && !self.auth.jwks_url.starts_with("http://") {
             bail!("auth.jwks_url must be an http:// URL (the auth role inside your network)");
         }
+        self.pricing()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[shop]: {e}"))?;
+        if self.shop.max_quantity_per_line == 0 || self.shop.max_lines_per_cart == 0 {
+            bail!("shop.max_quantity_per_line and shop.max_lines_per_cart must be at least 1");
+        }
+        if self.shop.payment_window_secs < 60 {
+            bail!("shop.payment_window_secs must be at least 60");
+        }
         let l = &self.limits;
         if [
             l.login_attempts_per_account,
@@ -227,6 +252,22 @@ impl Config {
 
     pub fn cache_ttl(&self) -> Duration {
         Duration::from_secs(self.cache.ttl_secs.max(1))
+    }
+
+    /// Shipping methods and tax rates.
+    pub fn pricing(&self) -> Pricing {
+        Pricing {
+            methods: self.shop.shipping.clone(),
+            taxes: self.shop.tax.rates.clone(),
+            default_tax_bp: self.shop.tax.default_rate_bp,
+        }
+    }
+
+    pub fn cart_limits(&self) -> CartLimits {
+        CartLimits {
+            max_per_line: self.shop.max_quantity_per_line,
+            max_lines: self.shop.max_lines_per_cart,
+        }
     }
 
     pub fn access_ttl(&self) -> Duration {

@@ -1,6 +1,7 @@
 //! Background jobs of a running server, each stopped by the shared
 //! cancellation token: catalog-version polling, token-key reloads, the
-//! revocation feed, and the purge of ended sessions.
+//! revocation feed, the purge of ended sessions, and the expiry of unpaid
+//! orders.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use emporium_auth::KeyRing;
 use emporium_cache::Revocations;
 use emporium_domain::ports::IdentityStore;
-use emporium_http::Catalog;
+use emporium_http::{Catalog, ShopService};
 use emporium_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -96,6 +97,29 @@ pub async fn watch_catalog_version(catalog: Arc<Catalog>, stop: CancellationToke
             _ = tick.tick() => {
                 if let Err(e) = catalog.refresh_version().await {
                     tracing::warn!(error = %e, "could not read the catalog version");
+                }
+            }
+        }
+    }
+}
+
+/// Cancels unpaid orders whose payment window has ended, releasing their
+/// stock, every `every` (`shop.expiry_check_secs`). Every instance may run
+/// it: each cancellation is a conditional update.
+pub async fn expire_unpaid_orders(
+    shop: Arc<ShopService>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                match shop.expire_unpaid().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(orders = n, "cancelled unpaid orders past their payment window"),
+                    Err(e) => tracing::warn!(error = %e, "could not expire unpaid orders"),
                 }
             }
         }

@@ -56,8 +56,15 @@ async fn main() -> anyhow::Result<()> {
                 Some(p) => seed::Source::File(p),
                 None => seed::Source::Demo,
             };
-            let report =
-                seed::import(&catalog, source, args.synthetic, config.currency()?, true).await?;
+            let report = seed::import(
+                &catalog,
+                source,
+                args.synthetic,
+                config.currency()?,
+                config.shop.initial_stock,
+                true,
+            )
+            .await?;
             for r in report.rejections.iter().take(50) {
                 eprintln!("rejected line {}: {}", r.line, r.reason);
             }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use emporium_domain::catalog::import::{read_catalog, ImportCounts, Rejection};
 use emporium_domain::catalog::synthetic;
+use emporium_domain::ports::CommerceStore;
 use emporium_domain::Currency;
 use emporium_http::Catalog;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -42,6 +43,7 @@ pub async fn import(
     source: Source,
     synthetic: usize,
     currency: Currency,
+    initial_stock: u32,
     show_progress: bool,
 ) -> anyhow::Result<SeedReport> {
     let bytes = match &source {
@@ -78,6 +80,12 @@ pub async fn import(
         .await
         .context("importing (nothing was imported)")?;
     bar.finish_and_clear();
+    // New products start with `initial_stock` units; existing stock is kept.
+    catalog
+        .store()
+        .stock_unstocked(initial_stock, emporium_auth::now_ms())
+        .await
+        .context("stocking the new products")?;
     counts.rejected = rejections.len() as u64;
     Ok(SeedReport { counts, rejections })
 }

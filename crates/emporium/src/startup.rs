@@ -13,6 +13,7 @@ use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, R
 use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
 use emporium_domain::ports::CatalogStore;
+use emporium_domain::shop::{Shop, ShopConfig};
 use emporium_http::limits::ApiLimits;
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
 use emporium_store::Store;
@@ -76,8 +77,15 @@ pub async fn catalog(
     if embedded && config.store.seed_demo_when_empty && catalog.store().product_count().await? == 0
     {
         tracing::info!("the catalog is empty: importing the demo catalog");
-        let report =
-            seed::import(&catalog, seed::Source::Demo, 0, config.currency()?, false).await?;
+        let report = seed::import(
+            &catalog,
+            seed::Source::Demo,
+            0,
+            config.currency()?,
+            config.shop.initial_stock,
+            false,
+        )
+        .await?;
         tracing::info!(
             imported = report.counts.imported,
             rejected = report.counts.rejected,
@@ -178,6 +186,17 @@ pub async fn identity(
     Ok(Identity { authn, auth, keys })
 }
 
+/// The commerce service's settings.
+pub fn shop_config(config: &Config) -> anyhow::Result<ShopConfig> {
+    Ok(ShopConfig {
+        currency: config.currency()?,
+        limits: config.cart_limits(),
+        pricing: config.pricing(),
+        payment_window: Duration::from_secs(config.shop.payment_window_secs),
+        hash_token: emporium_auth::hash_token,
+    })
+}
+
 fn api_limits(config: &Config) -> ApiLimits {
     let l = &config.limits;
     let window = Duration::from_secs(l.api_window_secs);
@@ -218,9 +237,15 @@ pub async fn run(
             config.cache_ttl(),
         ))
     };
+    let shop_service = Arc::new(Shop::new(store.clone(), shop_config(&config)?));
     let stop = CancellationToken::new();
     if shop {
         tokio::spawn(jobs::watch_catalog_version(catalog.clone(), stop.clone()));
+        tokio::spawn(jobs::expire_unpaid_orders(
+            shop_service.clone(),
+            Duration::from_secs(config.shop.expiry_check_secs.max(1)),
+            stop.clone(),
+        ));
     }
     tokio::spawn(jobs::reload_keys(
         identity.keys.clone(),
@@ -239,6 +264,7 @@ pub async fn run(
 
     let state = AppState {
         catalog,
+        shop: shop_service,
         metrics: emporium_http::metrics_handle(),
         store_kind,
         authn: identity.authn,

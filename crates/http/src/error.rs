@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use emporium_auth::{AuthError, TokenError};
+use emporium_domain::shop::ShopError;
 use emporium_domain::{DomainError, StoreError, ValidationError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -25,6 +26,9 @@ pub struct ApiError {
     pub details: Vec<ValidationError>,
     /// Extra response headers (`Retry-After`, `WWW-Authenticate`).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Machine-readable specifics (the prices that changed, the stock left…);
+    /// boxed to keep `Result<_, ApiError>` small.
+    pub context: Option<Box<serde_json::Value>>,
 }
 
 /// The JSON body of every error response.
@@ -40,6 +44,11 @@ pub struct ErrorDetail {
     pub code: &'static str,
     pub message: String,
     pub details: Vec<ValidationError>,
+    /// Specifics of some errors: `changes` for `price_changed`,
+    /// `product_id`/`available` for `out_of_stock`…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<serde_json::Value>,
     /// Matches the `x-request-id` response header.
     pub request_id: Option<String>,
 }
@@ -52,7 +61,13 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             headers: Vec::new(),
+            context: None,
         }
+    }
+
+    pub fn with_context(mut self, context: serde_json::Value) -> ApiError {
+        self.context = Some(Box::new(context));
+        self
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> ApiError {
@@ -90,6 +105,7 @@ impl ApiError {
                 .join("; "),
             details,
             headers: Vec::new(),
+            context: None,
         }
     }
 
@@ -161,6 +177,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 details: self.details,
+                context: self.context.map(|c| *c),
                 request_id: REQUEST_ID.try_with(Clone::clone).ok(),
             },
         };
@@ -169,6 +186,55 @@ impl IntoResponse for ApiError {
             res.headers_mut().insert(name, value);
         }
         res
+    }
+}
+
+impl From<ShopError> for ApiError {
+    fn from(e: ShopError) -> ApiError {
+        use serde_json::json;
+        let message = e.to_string();
+        match e {
+            ShopError::Validation(details) => ApiError::validation(details),
+            ShopError::NotFound(what) => ApiError::not_found(what),
+            ShopError::ProductUnavailable { product_id } => {
+                ApiError::new(StatusCode::CONFLICT, "product_unavailable", message)
+                    .with_context(json!({ "product_id": product_id }))
+            }
+            ShopError::OutOfStock {
+                product_id,
+                requested,
+                available,
+            } => ApiError::new(
+                StatusCode::CONFLICT,
+                "out_of_stock",
+                format!("only {available} available; {requested} asked for"),
+            )
+            .with_context(
+                json!({ "product_id": product_id, "requested": requested, "available": available }),
+            ),
+            ShopError::TooManyLines { max_lines } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_full", message)
+                    .with_context(json!({ "max_lines": max_lines }))
+            }
+            ShopError::PriceChanged(changes) => {
+                ApiError::new(StatusCode::CONFLICT, "price_changed", message)
+                    .with_context(json!({ "changes": changes }))
+            }
+            ShopError::EmptyCart => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", message)
+            }
+            ShopError::CartChanged => ApiError::new(StatusCode::CONFLICT, "cart_changed", message),
+            ShopError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                message,
+            ),
+            ShopError::IllegalTransition { from, to } => {
+                ApiError::new(StatusCode::CONFLICT, "illegal_transition", message)
+                    .with_context(json!({ "status": from, "requested": to }))
+            }
+            ShopError::Store(e) => e.into(),
+        }
     }
 }
 

@@ -3,7 +3,9 @@
 //! compression, CORS, security headers), OpenAPI at `/api/openapi.json`
 //! with an offline docs page at `/api/docs`.
 
+mod admin;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod error;
 pub mod extract;
@@ -12,6 +14,7 @@ pub mod limits;
 mod middleware;
 pub mod openapi;
 mod ops;
+pub mod orders;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -22,6 +25,7 @@ use axum::Router;
 use emporium_auth::{AuthService, Authenticator};
 use emporium_cache::{AnyCache, Limiter, Revocations};
 use emporium_domain::catalog::CatalogService;
+use emporium_domain::shop::Shop;
 use emporium_store::Store;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -38,6 +42,7 @@ use crate::error::ApiError;
 pub type Catalog = CatalogService<Store, AnyCache>;
 pub type Auth = AuthService<Store, Revocations, Limiter>;
 pub type Authn = Authenticator<Store, Revocations>;
+pub type ShopService = Shop<Store>;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -62,6 +67,8 @@ impl Default for HttpConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub catalog: Arc<Catalog>,
+    /// Carts, checkout, orders and stock.
+    pub shop: Arc<ShopService>,
     pub metrics: PrometheusHandle,
     pub store_kind: &'static str,
     /// Verifies access tokens (every role).
@@ -111,6 +118,9 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         api = api.merge(
             catalog::router()
                 .merge(identity::session_router())
+                .merge(cart::router())
+                .merge(orders::router())
+                .merge(admin::router())
                 .with_state(state.clone()),
         );
     }
@@ -129,10 +139,19 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
             .collect();
         CorsLayer::new().allow_origin(origins)
     }
-    .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+    .allow_methods([
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ])
     .allow_headers([
         axum::http::header::CONTENT_TYPE,
         axum::http::header::AUTHORIZATION,
+        HeaderName::from_static("x-cart-token"),
+        HeaderName::from_static("x-order-token"),
+        HeaderName::from_static("idempotency-key"),
     ])
     // Let browser clients read when to retry and how much budget is left.
     .expose_headers([
@@ -141,6 +160,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         HeaderName::from_static("ratelimit-remaining"),
         HeaderName::from_static("ratelimit-reset"),
         HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("idempotent-replayed"),
     ]);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -8,7 +8,8 @@ use utoipa::OpenApi;
     info(
         title = "Emporium",
         description = "Search the product catalog by text, category, brand and price; register, sign in \
-            and manage sessions. Signed-in calls send `Authorization: Bearer <token>` (an Ed25519 JWT from \
+            and manage sessions; fill a cart (guests with `X-Cart-Token`), check out with an `Idempotency-Key`, \
+            and follow orders; staff manage products, stock and orders. Signed-in calls send `Authorization: Bearer <token>` (an Ed25519 JWT from \
             `/api/auth/login`, verifiable with `/.well-known/jwks.json`). Errors share one shape: \
             `{\"error\":{\"code\",\"message\",\"details\",\"request_id\"}}`. Prices are integer minor units. \
             `/api/` responses carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429 adds `Retry-After`.",
@@ -17,7 +18,10 @@ use utoipa::OpenApi;
     modifiers(&BearerAuth),
     tags(
         (name = "catalog", description = "Products, categories and search"),
-        (name = "identity", description = "Accounts, sign-in, sessions and token keys")
+        (name = "identity", description = "Accounts, sign-in, sessions and token keys"),
+        (name = "cart", description = "Guest and signed-in carts with server-computed totals"),
+        (name = "orders", description = "Checkout (with Idempotency-Key) and orders"),
+        (name = "admin", description = "Staff: products, stock and orders (administrators only)")
     )
 )]
 struct ApiDoc;

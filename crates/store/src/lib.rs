@@ -5,6 +5,7 @@
 //! The set of backends is fixed, so [`Store`] is an enum chosen at start-up
 //! rather than a trait object.
 
+mod commerce;
 mod error;
 mod identity;
 mod import_plan;
@@ -16,12 +17,19 @@ pub mod sqlite;
 
 use std::path::Path;
 
+use emporium_domain::cart::{AddOutcome, CartLimits, CartLineRecord, CartOwner};
 use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
 use emporium_domain::identity::{
     DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey, UnixMillis,
     User, UserRecord,
 };
-use emporium_domain::ports::{CatalogStore, CategoryRow, IdentityStore};
+use emporium_domain::inventory::{
+    Sellable, StockChange, StockChangeOutcome, StockLevel, StockMovement,
+};
+use emporium_domain::orders::{
+    NewOrder, Order, OrderFilter, OrderStatus, OrderSummary, PlaceOutcome, TransitionOutcome,
+};
+use emporium_domain::ports::{CatalogStore, CategoryRow, CommerceStore, IdentityStore};
 use emporium_domain::StoreError;
 use uuid::Uuid;
 
@@ -115,12 +123,20 @@ impl CatalogStore for Store {
         delegate!(self, s => s.import(drafts, progress))
     }
 
+    async fn set_archived(&self, id: Uuid, archived: bool, now: i64) -> Result<bool, StoreError> {
+        delegate!(self, s => s.set_archived(id, archived, now))
+    }
+
     async fn catalog_version(&self) -> Result<i64, StoreError> {
         delegate!(self, s => s.catalog_version())
     }
 
     async fn product_count(&self) -> Result<u64, StoreError> {
         delegate!(self, s => s.product_count())
+    }
+
+    async fn product_id_by_sku(&self, sku: &str) -> Result<Option<Uuid>, StoreError> {
+        delegate!(self, s => s.product_id_by_sku(sku))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -205,5 +221,127 @@ impl IdentityStore for Store {
 
     async fn remove_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
         delegate!(self, s => s.remove_signing_key(kid))
+    }
+}
+
+impl CommerceStore for Store {
+    async fn create_cart(
+        &self,
+        id: Uuid,
+        owner: &CartOwner,
+        now: UnixMillis,
+    ) -> Result<Uuid, StoreError> {
+        delegate!(self, s => s.create_cart(id, owner, now))
+    }
+
+    async fn find_cart(&self, owner: &CartOwner) -> Result<Option<Uuid>, StoreError> {
+        delegate!(self, s => s.find_cart(owner))
+    }
+
+    async fn cart_lines(&self, cart_id: Uuid) -> Result<Vec<CartLineRecord>, StoreError> {
+        delegate!(self, s => s.cart_lines(cart_id))
+    }
+
+    async fn add_to_cart(
+        &self,
+        cart_id: Uuid,
+        product_id: Uuid,
+        quantity: u32,
+        unit_price: i64,
+        limits: CartLimits,
+        now: UnixMillis,
+    ) -> Result<AddOutcome, StoreError> {
+        delegate!(self, s => s.add_to_cart(cart_id, product_id, quantity, unit_price, limits, now))
+    }
+
+    async fn set_cart_line(
+        &self,
+        cart_id: Uuid,
+        product_id: Uuid,
+        quantity: u32,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.set_cart_line(cart_id, product_id, quantity, now))
+    }
+
+    async fn clear_cart(&self, cart_id: Uuid) -> Result<(), StoreError> {
+        delegate!(self, s => s.clear_cart(cart_id))
+    }
+
+    async fn merge_carts(
+        &self,
+        from: Uuid,
+        into: Uuid,
+        limits: CartLimits,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.merge_carts(from, into, limits, now))
+    }
+
+    async fn sellable(&self, product_id: Uuid) -> Result<Option<Sellable>, StoreError> {
+        delegate!(self, s => s.sellable(product_id))
+    }
+
+    async fn place_order(&self, order: &NewOrder) -> Result<PlaceOutcome, StoreError> {
+        delegate!(self, s => s.place_order(order))
+    }
+
+    async fn order_for_key(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<(String, Uuid)>, StoreError> {
+        delegate!(self, s => s.order_for_key(scope, key))
+    }
+
+    async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+        delegate!(self, s => s.order(id))
+    }
+
+    async fn list_orders(&self, filter: &OrderFilter) -> Result<Vec<OrderSummary>, StoreError> {
+        delegate!(self, s => s.list_orders(filter))
+    }
+
+    async fn transition_order(
+        &self,
+        id: Uuid,
+        from: OrderStatus,
+        to: OrderStatus,
+        actor: &str,
+        reason: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<TransitionOutcome, StoreError> {
+        delegate!(self, s => s.transition_order(id, from, to, actor, reason, now))
+    }
+
+    async fn expired_orders(&self, now: UnixMillis, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        delegate!(self, s => s.expired_orders(now, limit))
+    }
+
+    async fn stock(&self, product_id: Uuid) -> Result<Option<StockLevel>, StoreError> {
+        delegate!(self, s => s.stock(product_id))
+    }
+
+    async fn change_stock(
+        &self,
+        product_id: Uuid,
+        change: StockChange,
+        reason: &str,
+        actor: &str,
+        now: UnixMillis,
+    ) -> Result<StockChangeOutcome, StoreError> {
+        delegate!(self, s => s.change_stock(product_id, change, reason, actor, now))
+    }
+
+    async fn stock_movements(
+        &self,
+        product_id: Uuid,
+        limit: u32,
+    ) -> Result<Vec<StockMovement>, StoreError> {
+        delegate!(self, s => s.stock_movements(product_id, limit))
+    }
+
+    async fn stock_unstocked(&self, on_hand: u32, now: UnixMillis) -> Result<u64, StoreError> {
+        delegate!(self, s => s.stock_unstocked(on_hand, now))
     }
 }

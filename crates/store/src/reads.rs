@@ -6,7 +6,8 @@
 /// Expands, inside an adapter's `impl`, to `product`, `categories`,
 /// `catalog_version`, `product_count` and `ping`. `$path` and `$attributes`
 /// are SQL expressions giving the category path and the attributes as JSON
-/// text.
+/// text. `product` and `categories` leave archived products out;
+/// `product_count` counts them.
 macro_rules! shared_reads {
     ($db:ty, $path:expr, $attributes:expr) => {
         pub async fn product(
@@ -19,7 +20,11 @@ macro_rules! shared_reads {
                  p.image, p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, ",
             );
             qb.push($path).push(", p.description, ").push($attributes);
-            qb.push(" FROM products p JOIN categories c ON c.key = p.category_key WHERE p.id = ");
+            // An archived product is not shown to customers: none.
+            qb.push(
+                " FROM products p JOIN categories c ON c.key = p.category_key \
+                 WHERE p.archived_at IS NULL AND p.id = ",
+            );
             qb.push_bind(id);
             let row = qb
                 .build()
@@ -45,7 +50,8 @@ macro_rules! shared_reads {
                     ", c.parent_key, coalesce(n.count, 0) FROM categories c LEFT JOIN \
                      (SELECT cl.ancestor, count(*) AS count FROM products p \
                      JOIN category_closure cl ON cl.descendant = p.category_key \
-                     GROUP BY cl.ancestor) n ON n.ancestor = c.key ORDER BY c.depth, c.key",
+                     WHERE p.archived_at IS NULL GROUP BY cl.ancestor) n \
+                     ON n.ancestor = c.key ORDER BY c.depth, c.key",
                 )
                 .build()
                 .fetch_all(&self.pool)
@@ -78,6 +84,15 @@ macro_rules! shared_reads {
                 .await
                 .map_err($crate::error::db)?;
             Ok(u64::try_from(n).unwrap_or(0))
+        }
+
+        /// The id of the product with this SKU, archived or not.
+        pub async fn product_id_by_sku(&self, sku: &str) -> Result<Option<uuid::Uuid>, StoreError> {
+            sqlx::query_scalar("SELECT id FROM products WHERE sku = $1")
+                .bind(sku)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::error::db)
         }
 
         pub async fn ping(&self) -> Result<(), StoreError> {

@@ -92,6 +92,9 @@ where
             qb.push(" FROM products p WHERE 1 = 1");
         }
     }
+    // Archived products stay for carts and orders but leave search; every
+    // part of a search (page, total, facets) is built on this clause.
+    qb.push(" AND p.archived_at IS NULL");
     if let Some(key) = q.category_key {
         qb.push(
             " AND p.category_key IN (SELECT descendant FROM category_closure WHERE ancestor = ",

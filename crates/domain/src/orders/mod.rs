@@ -5,6 +5,7 @@
 mod address;
 mod model;
 mod pricing;
+mod service;
 
 pub use address::{Address, AddressInput};
 pub use model::{
@@ -12,3 +13,4 @@ pub use model::{
     OrderSummary, PlaceOutcome, PriceChange, TransitionOutcome,
 };
 pub use pricing::{Pricing, ShippingMethod, TaxRate, Totals};
+pub use service::{CheckoutRequest, OrderViewer, Placed};

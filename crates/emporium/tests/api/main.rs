@@ -9,10 +9,12 @@
 )]
 
 mod catalog;
+mod checkout_concurrency;
 mod cli;
 mod concurrency;
 mod identity;
 mod ops;
 mod roles;
+mod shop;
 mod support;
 mod throttling;

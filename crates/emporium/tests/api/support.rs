@@ -272,6 +272,67 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Creates an administrator directly in the store and signs them in;
+    /// returns the access token.
+    pub async fn admin_token(&self) -> String {
+        let store = startup::open_store(&self.config).await.unwrap();
+        let hasher = startup::password_hasher(&self.config).unwrap();
+        let email = format!("admin-{}@example.com", uuid::Uuid::now_v7().simple());
+        emporium_auth::create_account(
+            &store,
+            &hasher,
+            &email,
+            "an admin's long secret",
+            "Admin",
+            emporium_domain::identity::Role::Admin,
+        )
+        .await
+        .unwrap();
+        store.close().await;
+        self.login(&email, "an admin's long secret").await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Products of the fixture catalog: (id, price) of the first `n` found by `q`.
+    pub async fn products(&self, q: &str, n: usize) -> Vec<(String, i64)> {
+        let page = self
+            .json(&format!("/api/products?q={q}&limit={n}"), 200)
+            .await;
+        let items: Vec<(String, i64)> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_owned(),
+                    p["price"]["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(items.len(), n, "the fixture has {n} products for {q}");
+        items
+    }
+
+    /// A request builder with optional bearer token and cart token.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        cart: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(c) = cart {
+            r = r.header("x-cart-token", c);
+        }
+        r
+    }
+
     /// Asks the server to stop and waits for it.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -298,6 +359,7 @@ pub async fn seed_file(config: &Config, file: PathBuf) -> seed::SeedReport {
         seed::Source::File(file),
         0,
         config.currency().unwrap(),
+        config.shop.initial_stock,
         false,
     )
     .await

@@ -2,6 +2,7 @@
 //! search, `pg_trgm` over the indexed words for typo candidates,
 //! migrations in `migrations/postgres/`.
 
+mod commerce;
 mod identity;
 mod import;
 
@@ -78,6 +79,9 @@ impl PgStore {
         if known {
             return Ok(vec![(word.to_owned(), 1)]);
         }
+        // `search_terms` (and the check above) still hold the words of
+        // archived products: that only affects spelling suggestions, never
+        // what a search returns.
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT term, docs FROM search_terms WHERE term % $1 OR term = $1 \
              ORDER BY similarity(term, $1) DESC, docs DESC LIMIT 30",
@@ -105,7 +109,7 @@ impl PgStore {
                 .replace('_', "\\_")
         );
         sqlx::query_scalar(
-            "SELECT min(brand) FROM products WHERE brand_key LIKE $1 \
+            "SELECT min(brand) FROM products WHERE brand_key LIKE $1 AND archived_at IS NULL \
              GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT $2",
         )
         .bind(pattern)
@@ -121,5 +125,34 @@ impl PgStore {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
+    }
+
+    pub async fn set_archived(
+        &self,
+        id: uuid::Uuid,
+        archived: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Only a change of state counts: re-archiving keeps the first date.
+        let changed = sqlx::query(
+            "UPDATE products SET archived_at = $1 WHERE id = $2 AND (archived_at IS NULL) = $3",
+        )
+        .bind(archived.then_some(now))
+        .bind(id)
+        .bind(archived)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0;
+        if changed {
+            sqlx::query("UPDATE catalog_meta SET version = version + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(changed)
     }
 }

@@ -2,6 +2,7 @@
 //! never block the writer), FTS5 for search, migrations in
 //! `migrations/sqlite/`.
 
+mod commerce;
 mod identity;
 mod import;
 
@@ -48,12 +49,25 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(pool_size.max(1))
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(db)?;
+        // Switching a new file to WAL takes a lock that another process
+        // opening it at the same moment may hold: such a busy error is not
+        // waited out by busy_timeout, so retry a few times.
+        let mut attempt = 0u64;
+        let pool = loop {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(pool_size.max(1))
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.clone())
+                .await;
+            match opened {
+                Ok(pool) => break pool,
+                Err(e) if attempt >= 5 => return Err(db(e)),
+                Err(_) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+            }
+        };
         let store = SqliteStore {
             pool,
             vocabulary: Arc::new(Mutex::new((-1, Arc::new(Vocabulary::default())))),
@@ -102,6 +116,9 @@ impl SqliteStore {
         if known.is_some() {
             return Ok(vec![(word.to_owned(), 1)]);
         }
+        // The fts5vocab vocabulary (and the check above) still hold the
+        // words of archived products: that only affects spelling
+        // suggestions, never what a search returns.
         let version = self.catalog_version().await?;
         let mut guard = self.vocabulary.lock().await;
         if guard.0 != version {
@@ -129,6 +146,7 @@ impl SqliteStore {
         let end = format!("{prefix}\u{10FFFF}");
         sqlx::query_scalar(
             "SELECT min(brand) FROM products WHERE brand_key >= ? AND brand_key < ? \
+             AND archived_at IS NULL \
              GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT ?",
         )
         .bind(prefix)
@@ -145,6 +163,35 @@ impl SqliteStore {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
+    }
+
+    pub async fn set_archived(
+        &self,
+        id: uuid::Uuid,
+        archived: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // Only a change of state counts: re-archiving keeps the first date.
+        let changed = sqlx::query(
+            "UPDATE products SET archived_at = ? WHERE id = ? AND (archived_at IS NULL) = ?",
+        )
+        .bind(archived.then_some(now))
+        .bind(id)
+        .bind(archived)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected()
+            > 0;
+        if changed {
+            sqlx::query("UPDATE catalog_meta SET version = version + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(changed)
     }
 }
 

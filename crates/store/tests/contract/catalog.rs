@@ -21,6 +21,8 @@ crate::contract!(
     query_syntax_is_searched_as_plain_text,
     category_tree_counts_subtrees,
     product_detail_round_trips,
+    archived_products_leave_search_facets_and_detail,
+    archiving_an_unknown_product_is_false,
 );
 
 fn noop(_: u64) {}
@@ -320,4 +322,147 @@ async fn product_detail_round_trips(db: TestDb) {
         .await
         .unwrap()
         .is_none());
+}
+
+/// What customers see of a query and of one product in it.
+#[derive(Debug, PartialEq)]
+struct Visible {
+    total: u64,
+    ids: HashSet<uuid::Uuid>,
+    brand_count: u64,
+    root_count: u64,
+    price_count: u64,
+    category_count: u64,
+    detail: bool,
+}
+
+async fn visible(db: &TestDb, p: &emporium_domain::catalog::ProductSummary) -> Visible {
+    let r = search(&db.service(), &[("q", "samsung"), ("limit", "100")]).await;
+    assert!(r.next_cursor.is_none(), "one page holds every result");
+    let brand = p.brand.as_deref().unwrap();
+    let rows = db.store.categories().await.unwrap();
+    Visible {
+        total: r.total,
+        ids: r.items.iter().map(|i| i.id).collect(),
+        brand_count: r
+            .facets
+            .brands
+            .iter()
+            .find(|b| b.value == brand)
+            .map_or(0, |b| b.count),
+        root_count: r
+            .facets
+            .categories
+            .iter()
+            .find(|c| c.name == p.category.path[0])
+            .map_or(0, |c| c.count),
+        price_count: r.facets.price.iter().map(|b| b.count).sum(),
+        category_count: rows
+            .iter()
+            .find(|c| c.category.id == p.category.id)
+            .unwrap()
+            .product_count,
+        detail: db.store.product(p.id).await.unwrap().is_some(),
+    }
+}
+
+async fn archived_products_leave_search_facets_and_detail(db: TestDb) {
+    seeded(&db).await;
+    let r = search(&db.service(), &[("q", "samsung"), ("limit", "100")]).await;
+    let p = r.items.iter().find(|p| p.brand.is_some()).unwrap().clone();
+    let before = visible(&db, &p).await;
+    assert!(before.ids.contains(&p.id) && before.detail);
+    let v0 = db.store.catalog_version().await.unwrap();
+
+    assert!(db
+        .store
+        .set_archived(p.id, true, 1_700_000_000_000)
+        .await
+        .unwrap());
+    let v1 = db.store.catalog_version().await.unwrap();
+    assert!(v1 > v0, "archiving bumps the catalog version");
+    let after = visible(&db, &p).await;
+    assert!(!after.ids.contains(&p.id), "gone from the results");
+    assert_eq!(after.total, before.total - 1);
+    assert_eq!(after.brand_count, before.brand_count - 1);
+    assert_eq!(after.root_count, before.root_count - 1);
+    assert_eq!(
+        after.price_count, after.total,
+        "price bands count it no more"
+    );
+    assert_eq!(after.category_count, before.category_count - 1);
+    assert!(!after.detail, "no detail for an archived product");
+    assert!(
+        !db.store
+            .set_archived(p.id, true, 1_700_000_000_001)
+            .await
+            .unwrap(),
+        "archiving twice changes nothing"
+    );
+    assert_eq!(db.store.catalog_version().await.unwrap(), v1);
+
+    assert!(db
+        .store
+        .set_archived(p.id, false, 1_700_000_000_002)
+        .await
+        .unwrap());
+    assert!(
+        db.store.catalog_version().await.unwrap() > v1,
+        "restoring bumps it too"
+    );
+    assert_eq!(
+        visible(&db, &p).await,
+        before,
+        "restored: everything is back"
+    );
+    assert!(!db
+        .store
+        .set_archived(p.id, false, 1_700_000_000_003)
+        .await
+        .unwrap());
+
+    // Brand suggestions: a brand whose only product is archived is gone.
+    let draft = ProductDraft {
+        sku: Sku::parse("ARCH-1").unwrap(),
+        name: "Archivable Lamp".into(),
+        brand: Some("Zyxwbrand".into()),
+        description: None,
+        category: vec!["Home".into()],
+        price: Money::new(999, Currency::USD).unwrap(),
+        image: None,
+        popularity: 0,
+        attributes: Default::default(),
+    };
+    db.store.import(&[draft], &noop).await.unwrap();
+    let brands = db.store.brands_with_prefix("zyxw", 5).await.unwrap();
+    assert_eq!(brands, ["Zyxwbrand"]);
+    let lamp = search(&db.service(), &[("q", "archivable")]).await.items[0].id;
+    assert!(db
+        .store
+        .set_archived(lamp, true, 1_700_000_000_004)
+        .await
+        .unwrap());
+    assert!(db
+        .store
+        .brands_with_prefix("zyxw", 5)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn archiving_an_unknown_product_is_false(db: TestDb) {
+    seeded(&db).await;
+    let v0 = db.store.catalog_version().await.unwrap();
+    for archived in [true, false] {
+        assert!(!db
+            .store
+            .set_archived(uuid::Uuid::now_v7(), archived, 1_700_000_000_000)
+            .await
+            .unwrap());
+    }
+    assert_eq!(
+        db.store.catalog_version().await.unwrap(),
+        v0,
+        "nothing changed, same version"
+    );
 }

@@ -1,5 +1,5 @@
-//! The store contracts (catalog, identity): every behaviour below runs against SQLite
-//! and against PostgreSQL (a fresh database per test, dropped afterwards;
+//! The store contracts (catalog, identity, commerce): every behaviour below
+//! runs against SQLite and against PostgreSQL (a fresh database per test, dropped afterwards;
 //! `EMPORIUM_TEST_DATABASE_URL` points at the server, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
@@ -11,6 +11,7 @@
 
 mod agreement;
 mod catalog;
+mod commerce;
 mod identity;
 mod support;
 

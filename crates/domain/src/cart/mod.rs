@@ -1,10 +1,14 @@
 //! Carts: who owns one, how many of what it may hold, and the lines as
 //! the store keeps them (with the price seen when each was added).
 
+mod service;
+
 use uuid::Uuid;
 
 use crate::identity::UnixMillis;
 use crate::ValidationError;
+
+pub use service::{CartLineView, CartRef, CartView};
 
 /// Limits on one cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,276 @@
+//! Cart operations: find or create the caller's cart, add, change and
+//! remove lines within the limits and the stock, merge a guest's cart into
+//! the user's on sign-in, and show the cart with server-computed totals.
+
+use uuid::Uuid;
+
+use super::{AddOutcome, CartLineRecord, CartOwner};
+use crate::orders::Totals;
+use crate::ports::CommerceStore;
+use crate::shop::{now_ms, Shop, ShopError};
+
+/// Whose cart a request is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CartRef {
+    /// A guest presenting their cart token (`X-Cart-Token`).
+    Guest(String),
+    /// A signed-in user; a guest token sent along is merged into their cart.
+    User {
+        user_id: Uuid,
+        guest_token: Option<String>,
+    },
+}
+
+/// A line as the customer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CartLineView {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub image: Option<String>,
+    pub quantity: u32,
+    /// The price when added, minor units: what checkout charges.
+    pub unit_price: i64,
+    pub line_total: i64,
+    /// Units available now.
+    pub available: u32,
+    /// The product's price now differs from `unit_price`; checkout will
+    /// answer 409 and update the line.
+    pub price_changed: bool,
+    /// The product is no longer sold; remove it to check out.
+    pub unavailable: bool,
+}
+
+/// A cart with totals computed by the server. Shipping is the cheapest
+/// method's and tax the default rate until checkout knows the address.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CartView {
+    pub id: Uuid,
+    pub currency: String,
+    pub lines: Vec<CartLineView>,
+    pub item_count: u32,
+    pub totals: Totals,
+}
+
+impl<S: CommerceStore> Shop<S> {
+    /// Creates a guest cart for the holder of `token` (made by the caller
+    /// from a secure random source).
+    pub async fn create_guest_cart(&self, token: &str) -> Result<CartView, ShopError> {
+        let owner = CartOwner::Guest {
+            token_hash: (self.config.hash_token)(token),
+        };
+        let id = self
+            .store
+            .create_cart(Uuid::now_v7(), &owner, now_ms())
+            .await?;
+        self.view(id).await
+    }
+
+    /// The id of the caller's cart: a guest's must exist (404 otherwise); a
+    /// user's is created on first use, and a guest cart sent along is
+    /// merged into it (quantities added, capped by the line limit and the
+    /// stock) and deleted.
+    pub async fn cart_id(&self, who: &CartRef) -> Result<Uuid, ShopError> {
+        match who {
+            CartRef::Guest(token) => self
+                .guest_cart(token)
+                .await?
+                .ok_or(ShopError::NotFound("cart")),
+            CartRef::User {
+                user_id,
+                guest_token,
+            } => {
+                let owner = CartOwner::User(*user_id);
+                let id = match self.store.find_cart(&owner).await? {
+                    Some(id) => id,
+                    None => {
+                        self.store
+                            .create_cart(Uuid::now_v7(), &owner, now_ms())
+                            .await?
+                    }
+                };
+                if let Some(token) = guest_token {
+                    if let Some(guest) = self.guest_cart(token).await? {
+                        self.store
+                            .merge_carts(guest, id, self.config.limits, now_ms())
+                            .await?;
+                        self.cap_to_stock(id).await?;
+                    }
+                }
+                Ok(id)
+            }
+        }
+    }
+
+    async fn guest_cart(&self, token: &str) -> Result<Option<Uuid>, ShopError> {
+        if token.is_empty() || token.len() > 128 {
+            return Ok(None);
+        }
+        let owner = CartOwner::Guest {
+            token_hash: (self.config.hash_token)(token),
+        };
+        Ok(self.store.find_cart(&owner).await?)
+    }
+
+    /// Lowers lines to the stock available (removing sold-out ones).
+    async fn cap_to_stock(&self, cart_id: Uuid) -> Result<(), ShopError> {
+        for line in self.store.cart_lines(cart_id).await? {
+            if line.quantity > line.available {
+                self.store
+                    .set_cart_line(cart_id, line.product_id, line.available, now_ms())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn cart(&self, who: &CartRef) -> Result<CartView, ShopError> {
+        let id = self.cart_id(who).await?;
+        self.view(id).await
+    }
+
+    /// Adds `quantity` (1 to the per-line limit) of a product.
+    pub async fn add_to_cart(
+        &self,
+        who: &CartRef,
+        product_id: Uuid,
+        quantity: i64,
+    ) -> Result<CartView, ShopError> {
+        let quantity = self.config.limits.quantity(quantity, 1)?;
+        let product = self
+            .store
+            .sellable(product_id)
+            .await?
+            .ok_or(ShopError::NotFound("product"))?;
+        if product.archived {
+            return Err(ShopError::ProductUnavailable { product_id });
+        }
+        let id = self.cart_id(who).await?;
+        let in_cart = self
+            .store
+            .cart_lines(id)
+            .await?
+            .iter()
+            .find(|l| l.product_id == product_id)
+            .map_or(0, |l| l.quantity);
+        let wanted = in_cart
+            .saturating_add(quantity)
+            .min(self.config.limits.max_per_line);
+        if wanted > product.stock.available() {
+            return Err(ShopError::OutOfStock {
+                product_id,
+                requested: wanted,
+                available: product.stock.available(),
+            });
+        }
+        let outcome = self
+            .store
+            .add_to_cart(
+                id,
+                product_id,
+                quantity,
+                product.price,
+                self.config.limits,
+                now_ms(),
+            )
+            .await?;
+        if outcome == AddOutcome::TooManyLines {
+            return Err(ShopError::TooManyLines {
+                max_lines: self.config.limits.max_lines,
+            });
+        }
+        self.view(id).await
+    }
+
+    /// Sets a line's quantity (0 removes it).
+    pub async fn set_quantity(
+        &self,
+        who: &CartRef,
+        product_id: Uuid,
+        quantity: i64,
+    ) -> Result<CartView, ShopError> {
+        let quantity = self.config.limits.quantity(quantity, 0)?;
+        let id = self.cart_id(who).await?;
+        if quantity > 0 {
+            let available = self
+                .store
+                .sellable(product_id)
+                .await?
+                .map_or(0, |p| p.stock.available());
+            if quantity > available {
+                return Err(ShopError::OutOfStock {
+                    product_id,
+                    requested: quantity,
+                    available,
+                });
+            }
+        }
+        if !self
+            .store
+            .set_cart_line(id, product_id, quantity, now_ms())
+            .await?
+        {
+            return Err(ShopError::NotFound("cart line"));
+        }
+        self.view(id).await
+    }
+
+    pub async fn remove_from_cart(
+        &self,
+        who: &CartRef,
+        product_id: Uuid,
+    ) -> Result<CartView, ShopError> {
+        let id = self.cart_id(who).await?;
+        if !self
+            .store
+            .set_cart_line(id, product_id, 0, now_ms())
+            .await?
+        {
+            return Err(ShopError::NotFound("cart line"));
+        }
+        self.view(id).await
+    }
+
+    pub async fn clear_cart(&self, who: &CartRef) -> Result<CartView, ShopError> {
+        let id = self.cart_id(who).await?;
+        self.store.clear_cart(id).await?;
+        self.view(id).await
+    }
+
+    pub(crate) async fn view(&self, id: Uuid) -> Result<CartView, ShopError> {
+        let lines = self.store.cart_lines(id).await?;
+        Ok(self.view_of(id, &lines))
+    }
+
+    pub(crate) fn view_of(&self, id: Uuid, lines: &[CartLineRecord]) -> CartView {
+        let pricing = &self.config.pricing;
+        let totals = pricing.totals(
+            lines.iter().map(|l| (l.unit_price, l.quantity)),
+            pricing.default_method(),
+            pricing.tax_bp(None, None),
+        );
+        CartView {
+            id,
+            currency: self.config.currency.to_string(),
+            item_count: lines.iter().map(|l| l.quantity).sum(),
+            lines: lines
+                .iter()
+                .map(|l| CartLineView {
+                    product_id: l.product_id,
+                    sku: l.sku.clone(),
+                    name: l.name.clone(),
+                    image: l.image.clone(),
+                    quantity: l.quantity,
+                    unit_price: l.unit_price,
+                    line_total: l.unit_price.saturating_mul(i64::from(l.quantity)),
+                    available: l.available,
+                    price_changed: l.current_price != l.unit_price,
+                    unavailable: l.archived,
+                })
+                .collect(),
+            totals,
+        }
+    }
+}

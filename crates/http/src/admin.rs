@@ -1,0 +1,390 @@
+//! Staff routes (administrators only): products (create or update by SKU,
+//! archive, restore), stock with a reason for every change, and orders
+//! (list and filter, fulfil, record an offline payment).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use emporium_domain::catalog::{ImportRecord, ProductDraft};
+use emporium_domain::inventory::{StockChange, StockLevel, StockMovement};
+use emporium_domain::orders::{OrderFilter, OrderStatus};
+use emporium_domain::ports::{CatalogStore, CommerceStore};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::AdminUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::orders::{limit, order_body, page, OrderBody, OrderPage};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_product))
+        .routes(routes!(archive_product))
+        .routes(routes!(restore_product))
+        .routes(routes!(get_stock, set_stock))
+        .routes(routes!(adjust_stock))
+        .routes(routes!(list_orders))
+        .routes(routes!(fulfil_order))
+        .routes(routes!(mark_paid))
+}
+
+fn actor(p: &emporium_domain::identity::Principal) -> String {
+    format!("admin:{}", p.user_id)
+}
+
+/// What an upsert did.
+#[derive(Serialize, ToSchema)]
+pub struct ProductSaved {
+    id: Uuid,
+    sku: String,
+    /// True when the SKU was new.
+    created: bool,
+}
+
+/// Create or update a product by SKU (the catalog import format, see
+/// docs/catalog-format.md). Searches show the change at once.
+#[utoipa::path(
+    put,
+    path = "/api/admin/products/sku/{sku}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("sku" = String, Path, description = "The product's SKU")),
+    request_body(content = Object, description = "An import record: name, brand, description, category (names from the root), price {amount, currency}, image, popularity, attributes"),
+    responses(
+        (status = 201, description = "Created", body = ProductSaved),
+        (status = 200, description = "Updated", body = ProductSaved),
+        (status = 400, description = "Invalid product", body = ErrorBody),
+        (status = 403, description = "Not an administrator", body = ErrorBody),
+    )
+)]
+async fn put_product(
+    State(s): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    ApiPath(sku): ApiPath<String>,
+    ApiJson(mut record): ApiJson<serde_json::Value>,
+) -> Result<(StatusCode, Json<ProductSaved>), ApiError> {
+    let obj = record
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("body", "must be a JSON object"))?;
+    match obj.get("sku") {
+        Some(v) if v.as_str() != Some(sku.as_str()) => {
+            return Err(ApiError::bad_request(
+                "sku",
+                "must match the SKU in the path",
+            ))
+        }
+        _ => {
+            obj.insert("sku".into(), serde_json::Value::String(sku.clone()));
+        }
+    }
+    let record: ImportRecord =
+        serde_json::from_value(record).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
+    let draft = ProductDraft::from_record(record, s.shop.config().currency)
+        .map_err(|reason| ApiError::bad_request("body", reason))?;
+    let counts = s
+        .catalog
+        .import(std::slice::from_ref(&draft), &|_| {})
+        .await?;
+    let id = s
+        .catalog
+        .store()
+        .product_id_by_sku(draft.sku.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    let created = counts.imported > 0;
+    s.shop
+        .store()
+        .stock_unstocked(0, emporium_auth::now_ms())
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(ProductSaved {
+            id,
+            sku: draft.sku.as_str().to_owned(),
+            created,
+        }),
+    ))
+}
+
+async fn set_archived(s: &AppState, id: Uuid, archived: bool) -> Result<StatusCode, ApiError> {
+    let changed = s
+        .catalog
+        .store()
+        .set_archived(id, archived, emporium_auth::now_ms())
+        .await?;
+    // Unchanged is fine (already archived or on sale); unknown is a 404.
+    if !changed && s.shop.store().sellable(id).await?.is_none() {
+        return Err(ApiError::not_found("product"));
+    }
+    s.catalog.refresh_version().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Archive a product: it leaves search and can no longer be added to carts
+/// or ordered; orders and carts keep their lines.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/products/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 204, description = "Archived"),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+async fn archive_product(
+    State(s): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    set_archived(&s, id, true).await
+}
+
+/// Put an archived product back on sale.
+#[utoipa::path(
+    post,
+    path = "/api/admin/products/{id}/restore",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 204, description = "On sale again"),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+async fn restore_product(
+    State(s): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    set_archived(&s, id, false).await
+}
+
+/// Stock and its recent changes.
+#[derive(Serialize, ToSchema)]
+pub struct StockBody {
+    #[serde(flatten)]
+    level: StockLevel,
+    available: u32,
+    /// Newest first.
+    movements: Vec<StockMovement>,
+}
+
+async fn stock_body(s: &AppState, id: Uuid) -> Result<Json<StockBody>, ApiError> {
+    let (level, movements) = s.shop.stock(id).await?;
+    Ok(Json(StockBody {
+        available: level.available(),
+        level,
+        movements,
+    }))
+}
+
+/// A product's stock: on hand, reserved by unpaid orders, available, and
+/// its audit trail.
+#[utoipa::path(
+    get,
+    path = "/api/admin/products/{id}/stock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses(
+        (status = 200, description = "The stock", body = StockBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+async fn get_stock(
+    State(s): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<StockBody>, ApiError> {
+    stock_body(&s, id).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStock {
+    /// The count on hand after a stock-take.
+    on_hand: u32,
+    /// Why, for the audit trail.
+    reason: String,
+}
+
+/// Set the count on hand (never below what unpaid orders reserve).
+#[utoipa::path(
+    put,
+    path = "/api/admin/products/{id}/stock",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    request_body = SetStock,
+    responses(
+        (status = 200, description = "The stock", body = StockBody),
+        (status = 400, description = "No reason, or below the reserved count", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+async fn set_stock(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(r): ApiJson<SetStock>,
+) -> Result<Json<StockBody>, ApiError> {
+    s.shop
+        .change_stock(id, StockChange::Set(r.on_hand), &r.reason, &actor(&p))
+        .await?;
+    stock_body(&s, id).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdjustStock {
+    /// Units to add (a delivery) or, negative, to remove (damage, loss).
+    delta: i64,
+    reason: String,
+}
+
+/// Add or remove stock on hand.
+#[utoipa::path(
+    post,
+    path = "/api/admin/products/{id}/stock/adjustments",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Product id")),
+    request_body = AdjustStock,
+    responses(
+        (status = 200, description = "The stock", body = StockBody),
+        (status = 400, description = "No reason, or the result would be below the reserved count", body = ErrorBody),
+        (status = 404, description = "No such product", body = ErrorBody),
+    )
+)]
+async fn adjust_stock(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(r): ApiJson<AdjustStock>,
+) -> Result<Json<StockBody>, ApiError> {
+    s.shop
+        .change_stock(id, StockChange::Adjust(r.delta), &r.reason, &actor(&p))
+        .await?;
+    stock_body(&s, id).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderQuery {
+    /// pending_payment, paid, fulfilled, cancelled or refunded.
+    status: Option<String>,
+    user_id: Option<Uuid>,
+    before: Option<Uuid>,
+    limit: Option<u32>,
+}
+
+/// Every order, newest first, filtered by state or customer.
+#[utoipa::path(
+    get,
+    path = "/api/admin/orders",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(OrderQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "A bad filter", body = ErrorBody),
+    )
+)]
+async fn list_orders(
+    State(s): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    ApiQuery(q): ApiQuery<OrderQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let limit = limit(q.limit)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<OrderStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request("status", e.message))?;
+    let filter = OrderFilter {
+        status,
+        user_id: q.user_id,
+        before: q.before,
+        limit,
+    };
+    Ok(Json(page(s.shop.list_orders(filter).await?, limit)))
+}
+
+/// Mark a paid order fulfilled (shipped).
+#[utoipa::path(
+    post,
+    path = "/api/admin/orders/{id}/fulfil",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order is not paid", body = ErrorBody),
+    )
+)]
+async fn fulfil_order(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OrderBody>, ApiError> {
+    let order = s
+        .shop
+        .advance(id, OrderStatus::Fulfilled, &actor(&p), None)
+        .await?;
+    Ok(Json(order_body(order)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkPaid {
+    /// How it was paid (bank transfer reference, cash on delivery…).
+    reason: String,
+}
+
+/// Record a payment made outside the payment provider.
+#[utoipa::path(
+    post,
+    path = "/api/admin/orders/{id}/mark-paid",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = MarkPaid,
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order is not awaiting payment", body = ErrorBody),
+    )
+)]
+async fn mark_paid(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(r): ApiJson<MarkPaid>,
+) -> Result<Json<OrderBody>, ApiError> {
+    let reason = r.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::bad_request(
+            "reason",
+            "is required (1 to 500 characters)",
+        ));
+    }
+    let order = s
+        .shop
+        .advance(id, OrderStatus::Paid, &actor(&p), Some(reason))
+        .await?;
+    Ok(Json(order_body(order)))
+}

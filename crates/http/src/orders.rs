@@ -1,0 +1,371 @@
+//! Checkout and orders: `POST /api/checkout` (with a required
+//! `Idempotency-Key`), the caller's orders, one order (its owner, staff,
+//! or a guest with the order's `X-Order-Token`), and cancelling an unpaid
+//! order.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use emporium_domain::identity::Role;
+use emporium_domain::orders::{
+    Address, AddressInput, CheckoutRequest, Order, OrderEvent, OrderLine, OrderOwner, OrderStatus,
+    OrderSummary, OrderViewer, ShippingMethod, Totals,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Authentication};
+use crate::cart::Cart;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout_options))
+        .routes(routes!(checkout))
+        .routes(routes!(my_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+}
+
+/// What checkout needs to know.
+#[derive(Serialize, ToSchema)]
+pub struct CheckoutOptions {
+    currency: String,
+    shipping_methods: Vec<ShippingMethod>,
+}
+
+/// Shipping methods and the currency, for building a checkout form.
+#[utoipa::path(
+    get,
+    path = "/api/checkout/options",
+    tag = "orders",
+    responses((status = 200, description = "Shipping methods with their flat rates", body = CheckoutOptions))
+)]
+async fn checkout_options(State(s): State<AppState>) -> Json<CheckoutOptions> {
+    let c = s.shop.config();
+    Json(CheckoutOptions {
+        currency: c.currency.to_string(),
+        shipping_methods: c.pricing.methods.clone(),
+    })
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    #[schema(value_type = AddressInput)]
+    address: serde_json::Value,
+    #[schema(example = "standard")]
+    shipping_method: String,
+    /// Required for guests.
+    email: Option<String>,
+}
+
+/// An order as its owner sees it.
+#[derive(Serialize, ToSchema)]
+pub struct OrderBody {
+    id: Uuid,
+    status: OrderStatus,
+    currency: String,
+    lines: Vec<OrderLineBody>,
+    totals: Totals,
+    shipping_method: String,
+    shipping_address: Address,
+    /// A guest order's email.
+    email: Option<String>,
+    /// Unix milliseconds.
+    created_at: i64,
+    /// An unpaid order is cancelled at this time (Unix ms).
+    expires_at: i64,
+    /// Every state the order entered, oldest first.
+    history: Vec<OrderEvent>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderLineBody {
+    #[serde(flatten)]
+    line: OrderLine,
+    line_total: i64,
+}
+
+pub(crate) fn order_body(o: Order) -> OrderBody {
+    OrderBody {
+        id: o.id,
+        status: o.status,
+        currency: o.currency,
+        lines: o
+            .lines
+            .into_iter()
+            .map(|l| OrderLineBody {
+                line_total: l.unit_price.saturating_mul(i64::from(l.quantity)),
+                line: l,
+            })
+            .collect(),
+        totals: o.totals,
+        shipping_method: o.shipping_method,
+        shipping_address: o.address,
+        email: match o.owner {
+            OrderOwner::Guest { email, .. } => Some(email),
+            OrderOwner::User(_) => None,
+        },
+        created_at: o.created_at,
+        expires_at: o.expires_at,
+        history: o.events,
+    }
+}
+
+/// The answer to a checkout.
+#[derive(Serialize, ToSchema)]
+pub struct Placed {
+    order: OrderBody,
+    /// For guests: send as `X-Order-Token` to see or cancel the order.
+    order_token: Option<String>,
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+pub struct IdempotencyKey(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let value = parts.headers.get("idempotency-key").ok_or_else(|| {
+            ApiError::bad_request(
+                "Idempotency-Key",
+                "header is required (a unique value per checkout, e.g. a UUID)",
+            )
+        })?;
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                )
+            })?;
+        Ok(IdempotencyKey(key.to_owned()))
+    }
+}
+
+/// Turn the cart into an order awaiting payment: stock is reserved and the
+/// cart emptied, atomically. Retrying with the same `Idempotency-Key` and
+/// body returns the same order (header `Idempotent-Replayed: true`).
+#[utoipa::path(
+    post,
+    path = "/api/checkout",
+    tag = "orders",
+    params(
+        ("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry safely"),
+        ("X-Cart-Token" = Option<String>, Header, description = "A guest's cart token"),
+    ),
+    security((), ("bearer" = [])),
+    request_body = CheckoutBody,
+    responses(
+        (status = 201, description = "The order, in pending_payment", body = Placed),
+        (status = 400, description = "Missing or bad fields, or a missing Idempotency-Key", body = ErrorBody),
+        (status = 404, description = "No such cart", body = ErrorBody),
+        (status = 409, description = "Prices changed (the cart now shows the new ones), not enough stock, or a product is no longer sold", body = ErrorBody),
+        (status = 422, description = "The cart is empty, or the key was used with another body", body = ErrorBody),
+    )
+)]
+async fn checkout(
+    State(s): State<AppState>,
+    IdempotencyKey(key): IdempotencyKey,
+    Cart(who): Cart,
+    ApiJson(body): ApiJson<CheckoutBody>,
+) -> Result<Response, ApiError> {
+    let canonical = serde_json::to_string(&body)
+        .map_err(|_| ApiError::bad_request("body", "cannot be read"))?;
+    let address: AddressInput = serde_json::from_value(body.address)
+        .map_err(|e| ApiError::bad_request("address", e.to_string()))?;
+    let req = CheckoutRequest {
+        address,
+        shipping_method: body.shipping_method,
+        email: body.email,
+        idempotency_key: key,
+        request_hash: emporium_auth::hash_token(&canonical),
+    };
+    let placed = s.shop.checkout(&who, req).await?;
+    let replayed = if placed.replayed { "true" } else { "false" };
+    Ok((
+        StatusCode::CREATED,
+        [(
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static(replayed),
+        )],
+        Json(Placed {
+            order: order_body(placed.order),
+            order_token: placed.order_token,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// The `next_before` of the previous page.
+    before: Option<Uuid>,
+    /// 1 to 100, default 20.
+    limit: Option<u32>,
+}
+
+/// A page of orders, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    items: Vec<OrderSummaryBody>,
+    /// Pass as `before` for the next page; absent on the last page.
+    next_before: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderSummaryBody {
+    id: Uuid,
+    status: OrderStatus,
+    currency: String,
+    totals: Totals,
+    item_count: u32,
+    user_id: Option<Uuid>,
+    email: Option<String>,
+    created_at: i64,
+}
+
+pub(crate) fn page(items: Vec<OrderSummary>, limit: u32) -> OrderPage {
+    let next_before = (items.len() == limit as usize)
+        .then(|| items.last().map(|o| o.id))
+        .flatten();
+    OrderPage {
+        next_before,
+        items: items
+            .into_iter()
+            .map(|o| OrderSummaryBody {
+                id: o.id,
+                status: o.status,
+                currency: o.currency,
+                totals: o.totals,
+                item_count: o.item_count,
+                user_id: o.user_id,
+                email: o.guest_email,
+                created_at: o.created_at,
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn limit(raw: Option<u32>) -> Result<u32, ApiError> {
+    match raw.unwrap_or(20) {
+        l @ 1..=100 => Ok(l),
+        _ => Err(ApiError::bad_request("limit", "must be 1 to 100")),
+    }
+}
+
+/// The signed-in user's orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    tag = "orders",
+    params(Page),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    )
+)]
+async fn my_orders(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    ApiQuery(q): ApiQuery<Page>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let limit = limit(q.limit)?;
+    Ok(Json(page(
+        s.shop.orders_of(p.user_id, q.before, limit).await?,
+        limit,
+    )))
+}
+
+/// Who may see an order: the signed-in caller, or a guest with its token.
+pub struct Viewer(pub OrderViewer);
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Authentication>() {
+            Some(Authentication::User(p)) => Ok(Viewer(OrderViewer::User {
+                user_id: p.user_id,
+                admin: p.role == Role::Admin,
+            })),
+            Some(Authentication::Invalid(e)) => Err((*e).into()),
+            _ => {
+                let token = parts
+                    .headers
+                    .get("x-order-token")
+                    .and_then(|v| v.to_str().ok());
+                token
+                    .map(|t| Viewer(OrderViewer::Guest(t.trim().to_owned())))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "X-Order-Token",
+                            "is required unless you are signed in",
+                        )
+                    })
+            }
+        }
+    }
+}
+
+/// One order: its owner's, a guest's with `X-Order-Token`, or any for staff.
+/// Anyone else's is a 404, so order ids cannot be probed.
+#[utoipa::path(
+    get,
+    path = "/api/orders/{id}",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The order", body = OrderBody),
+        (status = 404, description = "No such order of yours", body = ErrorBody),
+    )
+)]
+async fn get_order(
+    State(s): State<AppState>,
+    Viewer(v): Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OrderBody>, ApiError> {
+    Ok(Json(order_body(s.shop.order_for(&v, id).await?)))
+}
+
+/// Cancel an unpaid order; its stock is released.
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/cancel",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token"),
+    ),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The cancelled order", body = OrderBody),
+        (status = 404, description = "No such order of yours", body = ErrorBody),
+        (status = 409, description = "The order is past pending_payment", body = ErrorBody),
+    )
+)]
+async fn cancel_order(
+    State(s): State<AppState>,
+    Viewer(v): Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OrderBody>, ApiError> {
+    Ok(Json(order_body(s.shop.cancel(&v, id).await?)))
+}

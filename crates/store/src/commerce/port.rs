@@ -1,0 +1,160 @@
+//! `impl CommerceStore` for an adapter (see `crate::commerce` for the
+//! guarantees): each method hands the adapter's pool to the function with
+//! its SQL in the `carts`, `checkout`, `orders` or `stock` module that
+//! `commerce_store!` generated beside it.
+
+/// The trait impl: each method hands its pool to the module that has its SQL.
+macro_rules! commerce_impl {
+    ($store:ty) => {
+        use emporium_domain::cart::{AddOutcome, CartLimits, CartLineRecord, CartOwner};
+        use emporium_domain::identity::UnixMillis;
+        use emporium_domain::inventory::{
+            Sellable, StockChange, StockChangeOutcome, StockLevel, StockMovement,
+        };
+        use emporium_domain::orders::{
+            NewOrder, Order, OrderFilter, OrderStatus, OrderSummary, PlaceOutcome,
+            TransitionOutcome,
+        };
+        use emporium_domain::ports::CommerceStore;
+        use emporium_domain::StoreError;
+        use uuid::Uuid;
+
+        impl CommerceStore for $store {
+            async fn create_cart(
+                &self,
+                id: Uuid,
+                owner: &CartOwner,
+                now: UnixMillis,
+            ) -> Result<Uuid, StoreError> {
+                carts::create(&self.pool, id, owner, now).await
+            }
+
+            async fn find_cart(&self, owner: &CartOwner) -> Result<Option<Uuid>, StoreError> {
+                carts::find(&self.pool, owner).await
+            }
+
+            async fn cart_lines(&self, cart_id: Uuid) -> Result<Vec<CartLineRecord>, StoreError> {
+                carts::lines(&self.pool, cart_id).await
+            }
+
+            async fn add_to_cart(
+                &self,
+                cart_id: Uuid,
+                product_id: Uuid,
+                quantity: u32,
+                unit_price: i64,
+                limits: CartLimits,
+                now: UnixMillis,
+            ) -> Result<AddOutcome, StoreError> {
+                carts::add(
+                    &self.pool, cart_id, product_id, quantity, unit_price, limits, now,
+                )
+                .await
+            }
+
+            async fn set_cart_line(
+                &self,
+                cart_id: Uuid,
+                product_id: Uuid,
+                quantity: u32,
+                now: UnixMillis,
+            ) -> Result<bool, StoreError> {
+                carts::set(&self.pool, cart_id, product_id, quantity, now).await
+            }
+
+            async fn clear_cart(&self, cart_id: Uuid) -> Result<(), StoreError> {
+                carts::clear(&self.pool, cart_id).await
+            }
+
+            async fn merge_carts(
+                &self,
+                from: Uuid,
+                into: Uuid,
+                limits: CartLimits,
+                now: UnixMillis,
+            ) -> Result<(), StoreError> {
+                carts::merge(&self.pool, from, into, limits, now).await
+            }
+
+            async fn sellable(&self, product_id: Uuid) -> Result<Option<Sellable>, StoreError> {
+                carts::sellable(&self.pool, product_id).await
+            }
+
+            async fn place_order(&self, order: &NewOrder) -> Result<PlaceOutcome, StoreError> {
+                checkout::place(&self.pool, order).await
+            }
+
+            async fn order_for_key(
+                &self,
+                scope: &str,
+                key: &str,
+            ) -> Result<Option<(String, Uuid)>, StoreError> {
+                checkout::claim_of(&self.pool, scope, key).await
+            }
+
+            async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
+                let mut conn = self.pool.acquire().await.map_err($crate::error::db)?;
+                orders::load(&mut conn, id).await
+            }
+
+            async fn list_orders(
+                &self,
+                filter: &OrderFilter,
+            ) -> Result<Vec<OrderSummary>, StoreError> {
+                orders::list(&self.pool, filter).await
+            }
+
+            async fn transition_order(
+                &self,
+                id: Uuid,
+                from: OrderStatus,
+                to: OrderStatus,
+                actor: &str,
+                reason: Option<&str>,
+                now: UnixMillis,
+            ) -> Result<TransitionOutcome, StoreError> {
+                orders::transition(&self.pool, id, from, to, actor, reason, now).await
+            }
+
+            async fn expired_orders(
+                &self,
+                now: UnixMillis,
+                limit: u32,
+            ) -> Result<Vec<Uuid>, StoreError> {
+                orders::expired(&self.pool, now, limit).await
+            }
+
+            async fn stock(&self, product_id: Uuid) -> Result<Option<StockLevel>, StoreError> {
+                stock::level(&self.pool, product_id).await
+            }
+
+            async fn change_stock(
+                &self,
+                product_id: Uuid,
+                change: StockChange,
+                reason: &str,
+                actor: &str,
+                now: UnixMillis,
+            ) -> Result<StockChangeOutcome, StoreError> {
+                stock::change(&self.pool, product_id, change, reason, actor, now).await
+            }
+
+            async fn stock_movements(
+                &self,
+                product_id: Uuid,
+                limit: u32,
+            ) -> Result<Vec<StockMovement>, StoreError> {
+                stock::movements(&self.pool, product_id, limit).await
+            }
+
+            async fn stock_unstocked(
+                &self,
+                on_hand: u32,
+                now: UnixMillis,
+            ) -> Result<u64, StoreError> {
+                stock::unstocked(&self.pool, on_hand, now).await
+            }
+        }
+    };
+}
+pub(crate) use commerce_impl;

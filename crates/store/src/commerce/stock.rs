@@ -1,0 +1,158 @@
+//! Stock on hand (see `crate::commerce` for the guarantees). A change
+//! runs in one write transaction that first makes sure the product has an
+//! inventory row (`INSERT … ON CONFLICT DO NOTHING`, undone if the change
+//! is refused) and then locks it (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+//! `FOR UPDATE`), so the reserved count it checks against cannot move
+//! before it writes; the movement is recorded in the same transaction.
+
+/// Expands to the stock functions of a `stock` module: `$db` is the sqlx
+/// database, `$begin` starts a write transaction and `$fu` locks the rows
+/// a read returns.
+macro_rules! stock_sql {
+    ($db:ty, $begin:literal, $fu:literal) => {
+        use emporium_domain::identity::UnixMillis;
+        use emporium_domain::inventory::{
+            StockChange, StockChangeOutcome, StockLevel, StockMovement,
+        };
+        use emporium_domain::StoreError;
+        use uuid::Uuid;
+
+        use $crate::commerce::{count, MovementRow};
+        use $crate::error::db;
+
+        type Pool = sqlx::Pool<$db>;
+
+        pub(super) async fn level(
+            pool: &Pool,
+            product_id: Uuid,
+        ) -> Result<Option<StockLevel>, StoreError> {
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT on_hand, reserved FROM inventory WHERE product_id = $1")
+                    .bind(product_id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db)?;
+            row.map(|(on_hand, reserved)| {
+                Ok(StockLevel {
+                    product_id,
+                    on_hand: count(on_hand)?,
+                    reserved: count(reserved)?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(super) async fn change(
+            pool: &Pool,
+            product_id: Uuid,
+            change: StockChange,
+            reason: &str,
+            actor: &str,
+            now: UnixMillis,
+        ) -> Result<StockChangeOutcome, StoreError> {
+            let mut tx = pool.begin_with($begin).await.map_err(db)?;
+            // A product without a row has none on hand and none reserved.
+            sqlx::query(
+                "INSERT INTO inventory (product_id, on_hand, reserved, updated_at) \
+                 SELECT id, 0, 0, $2 FROM products WHERE id = $1 \
+                 ON CONFLICT (product_id) DO NOTHING",
+            )
+            .bind(product_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            let row: Option<(i64, i64)> = sqlx::query_as(concat!(
+                "SELECT on_hand, reserved FROM inventory WHERE product_id = $1",
+                $fu
+            ))
+            .bind(product_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            let Some((before, reserved)) = row else {
+                tx.rollback().await.map_err(db)?;
+                return Ok(StockChangeOutcome::UnknownProduct);
+            };
+            let after = match change {
+                StockChange::Set(n) => i64::from(n),
+                StockChange::Adjust(delta) => before.saturating_add(delta),
+            };
+            if after < reserved || after < 0 {
+                tx.rollback().await.map_err(db)?;
+                return Ok(StockChangeOutcome::BelowReserved {
+                    reserved: count(reserved)?,
+                    requested_on_hand: after,
+                });
+            }
+            let level = StockLevel {
+                product_id,
+                on_hand: count(after)?,
+                reserved: count(reserved)?,
+            };
+            sqlx::query(
+                "UPDATE inventory SET on_hand = $1, updated_at = $2 \
+                 WHERE product_id = $3 AND reserved <= $1",
+            )
+            .bind(after)
+            .bind(now)
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            sqlx::query(
+                "INSERT INTO stock_movements \
+                 (product_id, on_hand_before, on_hand_after, reason, actor, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(product_id)
+            .bind(before)
+            .bind(after)
+            .bind(reason)
+            .bind(actor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tx.commit().await.map_err(db)?;
+            Ok(StockChangeOutcome::Changed(level))
+        }
+
+        pub(super) async fn movements(
+            pool: &Pool,
+            product_id: Uuid,
+            limit: u32,
+        ) -> Result<Vec<StockMovement>, StoreError> {
+            let rows: Vec<MovementRow> = sqlx::query_as(
+                "SELECT product_id, on_hand_before, on_hand_after, reason, actor, created_at \
+                 FROM stock_movements WHERE product_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(product_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            rows.into_iter().map($crate::commerce::movement).collect()
+        }
+
+        pub(super) async fn unstocked(
+            pool: &Pool,
+            on_hand: u32,
+            now: UnixMillis,
+        ) -> Result<u64, StoreError> {
+            sqlx::query(
+                "INSERT INTO inventory (product_id, on_hand, reserved, updated_at) \
+                 SELECT p.id, $1, 0, $2 FROM products p \
+                 WHERE NOT EXISTS (SELECT 1 FROM inventory i WHERE i.product_id = p.id) \
+                 ON CONFLICT (product_id) DO NOTHING",
+            )
+            .bind(i64::from(on_hand))
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(db)
+        }
+    };
+}
+pub(crate) use stock_sql;
