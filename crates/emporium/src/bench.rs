@@ -178,6 +178,20 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
             reports.push(r);
         }
     }
+    if args.checkout {
+        let store = startup::open_store(config).await?;
+        for (c, search) in &closed {
+            let duration = Duration::from_secs(args.duration.max(1));
+            let r = crate::bench_checkout::run(args.addr, &store, *c, duration).await?;
+            println!("{r}");
+            println!(
+                "ratio at c={c}: checkout p95 / search p95 = {:.2}",
+                r.percentile_ms(95.0) / search.percentile_ms(95.0).max(0.001)
+            );
+            reports.push(r);
+        }
+        store.close().await;
+    }
     if args.direct {
         let store = startup::open_store(config).await?;
         let products = store.product_count().await?;

@@ -135,6 +135,10 @@ pub struct BenchArgs {
     /// full Argon2id hash), to show what a burst of logins costs searches (0 to skip).
     #[arg(long, default_value_t = 0)]
     pub logins: usize,
+    /// Also measure checkout at each closed-loop concurrency: clients create a cart, add a
+    /// product and check out, back to back (stocks 20 popular products through the store).
+    #[arg(long)]
+    pub checkout: bool,
     /// Which runs: open, closed or all.
     #[arg(long, default_value = "all")]
     pub mode: String,

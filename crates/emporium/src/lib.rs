@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod bench;
+mod bench_checkout;
 pub mod cli;
 pub mod config;
 mod jobs;
