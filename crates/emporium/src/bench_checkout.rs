@@ -27,7 +27,9 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let http = reqwest::Client::new();
     let page: Value = http
-        .get(format!("http://{addr}/api/products?sort=popularity&limit={PRODUCTS}"))
+        .get(format!(
+            "http://{addr}/api/products?sort=popularity&limit={PRODUCTS}"
+        ))
         .send()
         .await?
         .json()
@@ -43,7 +45,13 @@ pub async fn run(
     }
     for p in &products {
         store
-            .change_stock(*p, StockChange::Set(10_000_000), "benchmark", "bench", emporium_auth::now_ms())
+            .change_stock(
+                *p,
+                StockChange::Set(10_000_000),
+                "benchmark",
+                "bench",
+                emporium_auth::now_ms(),
+            )
             .await?;
     }
     let started = Instant::now();
@@ -87,8 +95,16 @@ async fn client(
         i += 1;
         let product = products[i % products.len()];
         let outcome = async {
-            let cart: Value = http.post(format!("http://{addr}/api/carts")).send().await?.json().await?;
-            let token = cart["cart_token"].as_str().context("no cart token")?.to_owned();
+            let cart: Value = http
+                .post(format!("http://{addr}/api/carts"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let token = cart["cart_token"]
+                .as_str()
+                .context("no cart token")?
+                .to_owned();
             let res = http
                 .post(format!("http://{addr}/api/cart/items"))
                 .header("x-cart-token", &token)

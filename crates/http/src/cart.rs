@@ -1,11 +1,12 @@
 //! Cart routes. A guest creates a cart with `POST /api/carts` and sends its
 //! token back in `X-Cart-Token` (or the `cart_token` cookie set with it); a
-//! signed-in user has one cart, and a guest token sent along by a
-//! signed-in user merges that cart into theirs.
+//! signed-in user has one cart, and a guest token sent along when signing
+//! in (or with any cart request of a signed-in user) merges that cart into
+//! theirs.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use emporium_domain::cart::{CartRef, CartView};
@@ -28,13 +29,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_item, remove_item))
 }
 
-/// The cart token a request carries: `X-Cart-Token`, else the `cart_token` cookie.
-fn cart_token(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get("x-cart-token") {
+/// The guest cart token a request carries: `X-Cart-Token`, else the
+/// `cart_token` cookie.
+pub fn guest_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("x-cart-token") {
         return v.to_str().ok().map(|s| s.trim().to_owned());
     }
-    parts
-        .headers
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -52,7 +53,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Cart {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let token = cart_token(parts);
+        let token = guest_token(&parts.headers);
         match parts.extensions.get::<Authentication>() {
             Some(Authentication::User(p)) => Ok(Cart(CartRef::User {
                 user_id: p.user_id,

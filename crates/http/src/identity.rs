@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use emporium_auth::{Jwks, PasswordChange, Profile, SignedIn};
@@ -19,12 +19,33 @@ use uuid::Uuid;
 use crate::auth::{AdminUser, AuthUser, ClientIp};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
-use crate::Auth;
+use crate::{Auth, ShopService};
+use emporium_domain::cart::CartRef;
 
 /// State of the identity routes: only the roles that sign tokens have it.
 #[derive(Clone)]
 pub struct IdentityState {
     pub auth: Arc<Auth>,
+    /// Present when this process also serves carts: signing in with a
+    /// guest cart token then merges that cart into the user's at once.
+    pub shop: Option<Arc<ShopService>>,
+}
+
+/// Merges the guest cart of `headers` into the user's, if there is one and
+/// this process serves carts. A failure only delays the merge to the
+/// user's next cart request (which carries the token too), so it is
+/// logged, not returned.
+async fn merge_guest_cart(s: &IdentityState, headers: &HeaderMap, user_id: Uuid) {
+    let (Some(shop), Some(token)) = (&s.shop, crate::cart::guest_token(headers)) else {
+        return;
+    };
+    let who = CartRef::User {
+        user_id,
+        guest_token: Some(token),
+    };
+    if let Err(e) = shop.cart_id(&who).await {
+        tracing::warn!(error = %e, "could not merge the guest cart on sign-in");
+    }
 }
 
 pub fn router() -> OpenApiRouter<IdentityState> {
@@ -145,6 +166,7 @@ fn no_store(status: StatusCode, body: LoginResponse) -> Response {
     post,
     path = "/api/auth/register",
     tag = "identity",
+    params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart to keep as the new account's cart")),
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Account created and signed in", body = LoginResponse),
@@ -156,12 +178,14 @@ fn no_store(status: StatusCode, body: LoginResponse) -> Response {
 async fn register(
     State(s): State<IdentityState>,
     ip: ClientIp,
+    headers: HeaderMap,
     ApiJson(r): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     let out = s
         .auth
         .register(&r.email, &r.password, &r.name, &ip.limit_key())
         .await?;
+    merge_guest_cart(&s, &headers, out.user.id).await;
     Ok(no_store(StatusCode::CREATED, signed_in(out)))
 }
 
@@ -170,6 +194,7 @@ async fn register(
     post,
     path = "/api/auth/login",
     tag = "identity",
+    params(("X-Cart-Token" = Option<String>, Header, description = "A guest cart to merge into the account's cart")),
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
@@ -181,9 +206,11 @@ async fn register(
 async fn login(
     State(s): State<IdentityState>,
     ip: ClientIp,
+    headers: HeaderMap,
     ApiJson(r): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let out = s.auth.login(&r.email, &r.password, &ip.limit_key()).await?;
+    merge_guest_cart(&s, &headers, out.user.id).await;
     Ok(no_store(StatusCode::OK, signed_in(out)))
 }
 

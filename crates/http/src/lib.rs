@@ -125,7 +125,8 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         );
     }
     if let Some(auth) = features.identity {
-        api = api.merge(identity::router().with_state(identity::IdentityState { auth }));
+        let shop = features.shop.then(|| state.shop.clone());
+        api = api.merge(identity::router().with_state(identity::IdentityState { auth, shop }));
     }
     let (api, spec) = api.split_for_parts();
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", spec);

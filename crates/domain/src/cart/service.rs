@@ -155,9 +155,16 @@ impl<S: CommerceStore> Shop<S> {
             .iter()
             .find(|l| l.product_id == product_id)
             .map_or(0, |l| l.quantity);
-        let wanted = in_cart
-            .saturating_add(quantity)
-            .min(self.config.limits.max_per_line);
+        let wanted = in_cart.saturating_add(quantity);
+        if wanted > self.config.limits.max_per_line {
+            return Err(ShopError::Validation(vec![crate::ValidationError::new(
+                "quantity",
+                format!(
+                    "the cart already holds {in_cart}; at most {} per line",
+                    self.config.limits.max_per_line
+                ),
+            )]));
+        }
         if wanted > product.stock.available() {
             return Err(ShopError::OutOfStock {
                 product_id,

@@ -241,6 +241,27 @@ async fn signed_in_users_merge_their_guest_cart_and_see_only_their_orders(app: T
         .await
         .unwrap();
     assert_eq!(res.status(), 404, "the guest cart is gone");
+    // Signing in with a guest cart token merges it at once.
+    let second = guest_cart(&app).await;
+    add(&app, None, Some(&second), b, json!(1)).await;
+    let res = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("x-cart-token", &second)
+        .json(&json!({"email": "shopper@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let view: Value = app
+        .request(Method::GET, "/api/cart", Some(token), None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(qty(&view, b), Some(json!(5)), "merged on sign-in");
 
     let res = checkout(
         &app,
@@ -256,7 +277,7 @@ async fn signed_in_users_merge_their_guest_cart_and_see_only_their_orders(app: T
     let id = placed["order"]["id"].as_str().unwrap();
     let list: Value = app.get_as("/api/orders", token).await.json().await.unwrap();
     assert_eq!(list["items"][0]["id"], id);
-    assert_eq!(list["items"][0]["item_count"], 7);
+    assert_eq!(list["items"][0]["item_count"], 8);
     assert_eq!(
         app.get_as(&format!("/api/orders/{id}"), token)
             .await
@@ -333,9 +354,12 @@ async fn bad_cart_input_gets_clear_errors() {
         200
     );
     let res = add(&app, None, Some(&cart), p, json!(60)).await;
-    assert_eq!(res.status(), 200, "capped at 99, not refused");
+    assert_eq!(res.status(), 400, "60 + 60 is more than 99 per line");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["details"][0]["field"], "quantity");
+    let res = add(&app, None, Some(&cart), p, json!(39)).await;
     let view: Value = res.json().await.unwrap();
-    assert_eq!(view["lines"][0]["quantity"], 99);
+    assert_eq!(view["lines"][0]["quantity"], 99, "up to the limit is fine");
     assert_eq!(
         add(&app, None, Some(&cart), &products[1].0, json!(1))
             .await
