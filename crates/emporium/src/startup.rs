@@ -12,7 +12,7 @@ use emporium_auth::{
 use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, Revocations};
 use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
-use emporium_domain::ports::CatalogStore;
+use emporium_domain::ports::{CatalogStore, CommerceStore};
 use emporium_domain::shop::{Shop, ShopConfig};
 use emporium_http::limits::ApiLimits;
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
@@ -91,6 +91,16 @@ pub async fn catalog(
             rejected = report.counts.rejected,
             "demo catalog imported"
         );
+    } else if embedded && config.store.seed_demo_when_empty {
+        // A demo store created before stock was tracked: give its products
+        // the initial stock so that they can be bought.
+        let stocked = catalog
+            .store()
+            .stock_unstocked(config.shop.initial_stock, emporium_auth::now_ms())
+            .await?;
+        if stocked > 0 {
+            tracing::info!(products = stocked, "stocked products that had no stock record");
+        }
     }
     catalog.refresh_version().await?;
     catalog.warm_up().await?;
