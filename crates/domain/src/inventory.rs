@@ -29,7 +29,8 @@ pub struct StockMovement {
     pub on_hand_before: u32,
     pub on_hand_after: u32,
     pub reason: String,
-    /// Who made it: `user:<id>`, `system`, `cli`.
+    /// Who made it: `admin:<id>` for staff through the API, `bench` for the
+    /// load harness.
     pub actor: String,
     pub created_at: UnixMillis,
 }

@@ -99,7 +99,10 @@ pub async fn catalog(
             .stock_unstocked(config.shop.initial_stock, emporium_auth::now_ms())
             .await?;
         if stocked > 0 {
-            tracing::info!(products = stocked, "stocked products that had no stock record");
+            tracing::info!(
+                products = stocked,
+                "stocked products that had no stock record"
+            );
         }
     }
     catalog.refresh_version().await?;

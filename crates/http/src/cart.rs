@@ -82,7 +82,7 @@ pub struct NewCart {
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
     product_id: Uuid,
-    /// 1 to 99 (the per-line limit).
+    /// 1 to the per-line limit (99 by default).
     quantity: i64,
 }
 
@@ -150,7 +150,8 @@ async fn clear_cart(
     Ok(Json(s.shop.clear_cart(&who).await?))
 }
 
-/// Add a product (quantities add up, to at most 99 per line and 100 lines).
+/// Add a product. Quantities add up to at most `shop.max_quantity_per_line`
+/// (99 by default) per line, in at most `shop.max_lines_per_cart` lines (100).
 #[utoipa::path(
     post,
     path = "/api/cart/items",

@@ -200,12 +200,15 @@ impl<S: CommerceStore> Shop<S> {
     ) -> Result<CartView, ShopError> {
         let quantity = self.config.limits.quantity(quantity, 0)?;
         let id = self.cart_id(who).await?;
-        if quantity > 0 {
-            let available = self
-                .store
-                .sellable(product_id)
-                .await?
-                .map_or(0, |p| p.stock.available());
+        let line = self
+            .store
+            .cart_lines(id)
+            .await?
+            .into_iter()
+            .find(|l| l.product_id == product_id)
+            .ok_or(ShopError::NotFound("cart line"))?;
+        if quantity > line.quantity {
+            let available = line.available;
             if quantity > available {
                 return Err(ShopError::OutOfStock {
                     product_id,

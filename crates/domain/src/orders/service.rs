@@ -276,21 +276,18 @@ impl<S: CommerceStore> Shop<S> {
     /// Cancels an unpaid order of the viewer's, releasing its stock.
     pub async fn cancel(&self, viewer: &OrderViewer, id: Uuid) -> Result<Order, ShopError> {
         let order = self.order_for(viewer, id).await?;
-        let actor = match viewer {
+        let (actor, reason) = match viewer {
             OrderViewer::User {
                 user_id,
                 admin: true,
-            } => format!("admin:{user_id}"),
-            OrderViewer::User { user_id, .. } => format!("user:{user_id}"),
-            OrderViewer::Guest(_) => "guest".into(),
+            } => (format!("admin:{user_id}"), "cancelled by staff"),
+            OrderViewer::User { user_id, .. } => {
+                (format!("user:{user_id}"), "cancelled by the customer")
+            }
+            OrderViewer::Guest(_) => ("guest".into(), "cancelled by the customer"),
         };
-        self.transition(
-            &order,
-            OrderStatus::Cancelled,
-            &actor,
-            Some("cancelled by the customer"),
-        )
-        .await
+        self.transition(&order, OrderStatus::Cancelled, &actor, Some(reason))
+            .await
     }
 
     /// Moves an order along the state machine (staff: fulfil, record an

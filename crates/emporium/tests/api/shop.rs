@@ -194,6 +194,16 @@ async fn guest_checkout_reserves_stock_and_empties_the_cart(app: TestApp) {
         200,
         "staff see every order"
     );
+    // A guest who signs in later still opens the order with its token.
+    let res = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(stranger["token"].as_str().unwrap())
+        .header("x-order-token", order_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 
     // The guest cancels: stock comes back.
     let res = app
