@@ -398,6 +398,15 @@ pub trait CommerceStore: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<StockMovement>, StoreError>> + Send;
 
+    /// Deletes guest carts untouched since `carts_before` (with their
+    /// lines) and Idempotency-Keys claimed before `keys_before` (their
+    /// orders stay); returns how many of each.
+    fn purge_stale(
+        &self,
+        carts_before: UnixMillis,
+        keys_before: UnixMillis,
+    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+
     /// Gives every product without an inventory row `on_hand` units
     /// (seeding a demo or a fresh import); returns how many rows it added.
     fn stock_unstocked(

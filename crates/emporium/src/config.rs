@@ -76,6 +76,7 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     pub role: ServerRole,
     pub trust_forwarded_for: bool,
+    pub secure_cookies: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

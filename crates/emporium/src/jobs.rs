@@ -1,14 +1,14 @@
 //! Background jobs of a running server, each stopped by the shared
 //! cancellation token: catalog-version polling, token-key reloads, the
-//! revocation feed, the purge of ended sessions, and the expiry of unpaid
-//! orders.
+//! revocation feed, the purge of ended sessions, the expiry of unpaid
+//! orders, and the purge of idle guest carts and old idempotency keys.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use emporium_auth::KeyRing;
 use emporium_cache::Revocations;
-use emporium_domain::ports::IdentityStore;
+use emporium_domain::ports::{CommerceStore, IdentityStore};
 use emporium_http::{Catalog, ShopService};
 use emporium_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -120,6 +120,34 @@ pub async fn expire_unpaid_orders(
                     Ok(0) => {}
                     Ok(n) => tracing::info!(orders = n, "cancelled unpaid orders past their payment window"),
                     Err(e) => tracing::warn!(error = %e, "could not expire unpaid orders"),
+                }
+            }
+        }
+    }
+}
+
+/// Guest carts untouched this long are deleted.
+const IDLE_GUEST_CART: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Idempotency-Keys are honoured this long (clients retry within minutes).
+const IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Deletes idle guest carts and expired Idempotency-Keys every hour.
+pub async fn purge_stale_commerce(shop: Arc<ShopService>, stop: CancellationToken) {
+    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                let now = emporium_auth::now_ms();
+                let purged = shop
+                    .store()
+                    .purge_stale(now.saturating_sub(ms(IDLE_GUEST_CART)), now.saturating_sub(ms(IDEMPOTENCY_KEY_LIFETIME)))
+                    .await;
+                match purged {
+                    Ok((0, 0)) => {}
+                    Ok((carts, keys)) => tracing::info!(carts, keys, "purged idle guest carts and old idempotency keys"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge idle carts and old keys"),
                 }
             }
         }

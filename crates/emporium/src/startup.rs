@@ -254,6 +254,10 @@ pub async fn run(
     let stop = CancellationToken::new();
     if shop {
         tokio::spawn(jobs::watch_catalog_version(catalog.clone(), stop.clone()));
+        tokio::spawn(jobs::purge_stale_commerce(
+            shop_service.clone(),
+            stop.clone(),
+        ));
         tokio::spawn(jobs::expire_unpaid_orders(
             shop_service.clone(),
             Duration::from_secs(config.shop.expiry_check_secs.max(1)),
@@ -284,6 +288,7 @@ pub async fn run(
         limiter,
         limits: api_limits(&config),
         trust_forwarded_for: config.server.trust_forwarded_for,
+        secure_cookies: config.server.secure_cookies,
     };
     let features = Features {
         shop,

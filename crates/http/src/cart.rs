@@ -103,7 +103,9 @@ pub struct SetQuantity {
 async fn create_cart(State(s): State<AppState>) -> Result<Response, ApiError> {
     let token = emporium_auth::random_token()?;
     let cart = s.shop.create_guest_cart(&token).await?;
-    let cookie = format!("cart_token={token}; Path=/api; HttpOnly; SameSite=Lax; Max-Age=2592000");
+    let secure = if s.secure_cookies { "; Secure" } else { "" };
+    let cookie =
+        format!("cart_token={token}; Path=/api; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}");
     let cookie = HeaderValue::from_str(&cookie)
         .map_err(|_| ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR))?;
     Ok((

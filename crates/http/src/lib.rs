@@ -77,6 +77,8 @@ pub struct AppState {
     pub limits: limits::ApiLimits,
     /// Take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Mark cookies `Secure` (the shop is served over HTTPS).
+    pub secure_cookies: bool,
 }
 
 /// Which parts of the API this process serves (its role).

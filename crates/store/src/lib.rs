@@ -341,6 +341,14 @@ impl CommerceStore for Store {
         delegate!(self, s => s.stock_movements(product_id, limit))
     }
 
+    async fn purge_stale(
+        &self,
+        carts_before: UnixMillis,
+        keys_before: UnixMillis,
+    ) -> Result<(u64, u64), StoreError> {
+        delegate!(self, s => s.purge_stale(carts_before, keys_before))
+    }
+
     async fn stock_unstocked(&self, on_hand: u32, now: UnixMillis) -> Result<u64, StoreError> {
         delegate!(self, s => s.stock_unstocked(on_hand, now))
     }

@@ -175,6 +175,27 @@ macro_rules! cart_sql {
             Ok(true)
         }
 
+        /// Deletes idle guest carts and old Idempotency-Keys.
+        pub(super) async fn purge(
+            pool: &Pool,
+            carts_before: i64,
+            keys_before: i64,
+        ) -> Result<(u64, u64), StoreError> {
+            let carts = sqlx::query("DELETE FROM carts WHERE user_id IS NULL AND updated_at < $1")
+                .bind(carts_before)
+                .execute(pool)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                .bind(keys_before)
+                .execute(pool)
+                .await
+                .map_err(db)?
+                .rows_affected();
+            Ok((carts, keys))
+        }
+
         pub(super) async fn clear(pool: &Pool, cart_id: Uuid) -> Result<(), StoreError> {
             sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1")
                 .bind(cart_id)

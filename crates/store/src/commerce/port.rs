@@ -147,6 +147,14 @@ macro_rules! commerce_impl {
                 stock::movements(&self.pool, product_id, limit).await
             }
 
+            async fn purge_stale(
+                &self,
+                carts_before: UnixMillis,
+                keys_before: UnixMillis,
+            ) -> Result<(u64, u64), StoreError> {
+                carts::purge(&self.pool, carts_before, keys_before).await
+            }
+
             async fn stock_unstocked(
                 &self,
                 on_hand: u32,

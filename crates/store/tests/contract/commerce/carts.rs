@@ -1,5 +1,6 @@
 //! Carts: one per user, quantities added and capped, the line limit,
-//! concurrent adds, setting and clearing lines, merging a guest's cart.
+//! concurrent adds, setting and clearing lines, merging a guest's cart,
+//! purging idle guest carts.
 
 use std::collections::HashSet;
 
@@ -8,7 +9,7 @@ use emporium_domain::ports::CommerceStore;
 use emporium_domain::StoreError;
 use uuid::Uuid;
 
-use super::{add, cart, customer, guest, products, stock, MINUTE, T0};
+use super::{add, cart, customer, guest, ordered, products, stock, MINUTE, T0};
 use crate::support::TestDb;
 
 crate::contract!(
@@ -18,7 +19,44 @@ crate::contract!(
     concurrent_adds_from_two_devices_lose_nothing,
     set_and_clear_cart_lines,
     merging_carts_adds_quantities_and_deletes_the_guest_cart,
+    purge_removes_idle_guest_carts_and_old_keys_only,
 );
+
+async fn purge_removes_idle_guest_carts_and_old_keys_only(db: TestDb) {
+    let ps = products(&db.store, 1).await;
+    stock(&db.store, ps[0].id, 10).await;
+    // Carts are touched at T0 + 1 minute (their first line); the order's
+    // key is claimed at T0 + 2 minutes.
+    let order = ordered(&db.store, "old-guest", &[(&ps[0], 1)]).await;
+    let idle = cart(&db.store, &guest("idle")).await;
+    add(&db.store, idle, &ps[0], 1).await;
+    let user = customer(&db.store, "keeps@example.com").await;
+    let theirs = cart(&db.store, &CartOwner::User(user)).await;
+    add(&db.store, theirs, &ps[0], 1).await;
+
+    // Nothing is old enough yet.
+    assert_eq!(db.store.purge_stale(T0, T0).await.unwrap(), (0, 0));
+    let (carts, keys) = db
+        .store
+        .purge_stale(T0 + 90_000, T0 + 3 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!((carts, keys), (2, 1), "both guest carts, and the one key");
+    assert_eq!(db.store.find_cart(&guest("idle")).await.unwrap(), None);
+    assert_eq!(
+        db.store.find_cart(&CartOwner::User(user)).await.unwrap(),
+        Some(theirs)
+    );
+    assert_eq!(
+        db.store.cart_lines(theirs).await.unwrap().len(),
+        1,
+        "users' carts stay"
+    );
+    assert!(
+        db.store.order(order.id).await.unwrap().is_some(),
+        "orders stay"
+    );
+}
 
 async fn carts_for_users_are_unique_even_when_created_concurrently(db: TestDb) {
     let user = customer(&db.store, "ada@example.com").await;
