@@ -118,7 +118,10 @@ pub async fn expire_unpaid_orders(
             _ = tick.tick() => {
                 match shop.expire_unpaid().await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(orders = n, "cancelled unpaid orders past their payment window"),
+                    Ok(n) => {
+                        metrics::counter!("orders_expired_total").increment(u64::try_from(n).unwrap_or(u64::MAX));
+                        tracing::info!(orders = n, "cancelled unpaid orders past their payment window");
+                    }
                     Err(e) => tracing::warn!(error = %e, "could not expire unpaid orders"),
                 }
             }

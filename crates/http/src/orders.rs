@@ -193,7 +193,17 @@ async fn checkout(
         idempotency_key: key,
         request_hash: emporium_auth::hash_token(&canonical),
     };
-    let placed = s.shop.checkout(&who, req).await?;
+    let placed = s.shop.checkout(&who, req).await.map_err(|e| {
+        let e = ApiError::from(e);
+        metrics::counter!("checkouts_total", "outcome" => e.code).increment(1);
+        e
+    })?;
+    let outcome = if placed.replayed {
+        "replayed"
+    } else {
+        "created"
+    };
+    metrics::counter!("checkouts_total", "outcome" => outcome).increment(1);
     let replayed = if placed.replayed { "true" } else { "false" };
     Ok((
         StatusCode::CREATED,

@@ -216,6 +216,18 @@ async fn guest_checkout_reserves_stock_and_empties_the_cart(app: TestApp) {
     assert_eq!(res.status(), 200);
     let cancelled: Value = res.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for outcome in [
+        "created",
+        "replayed",
+        "idempotency_key_reused",
+        "cart_empty",
+    ] {
+        assert!(
+            metrics.contains(&format!("checkouts_total{{outcome=\"{outcome}\"}}")),
+            "checkouts_total counts {outcome}"
+        );
+    }
     assert_eq!(stock(&app, &admin, a).await["reserved"], 0);
 }
 
