@@ -1,10 +1,12 @@
 //! Reads whose SQL is the same on both backends but for the category-path
-//! and attributes expressions, written once. A macro that expands to the
+//! and attributes expressions, written once — and the one catalog write
+//! that is also the same everywhere, archiving. A macro that expands to the
 //! adapters' methods, for the same reason as `sql::run_search`: a generic
 //! version over sqlx's traits would need more bounds than it has lines.
 
 /// Expands, inside an adapter's `impl`, to `product`, `categories`,
-/// `catalog_version`, `product_count` and `ping`. `$path` and `$attributes`
+/// `catalog_version`, `product_count`, `set_archived`, `product_id_by_sku`
+/// and `ping`. `$path` and `$attributes`
 /// are SQL expressions giving the category path and the attributes as JSON
 /// text. `product` and `categories` leave archived products out;
 /// `product_count` counts them.
@@ -84,6 +86,37 @@ macro_rules! shared_reads {
                 .await
                 .map_err($crate::error::db)?;
             Ok(u64::try_from(n).unwrap_or(0))
+        }
+
+        /// Archives (or restores) a product and bumps the catalog version in
+        /// the same transaction. Only a change of state counts:
+        /// re-archiving keeps the first date and the version.
+        pub async fn set_archived(
+            &self,
+            id: uuid::Uuid,
+            archived: bool,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            let mut tx = self.pool.begin().await.map_err($crate::error::db)?;
+            let changed = sqlx::query(
+                "UPDATE products SET archived_at = $1 WHERE id = $2 AND (archived_at IS NULL) = $3",
+            )
+            .bind(archived.then_some(now))
+            .bind(id)
+            .bind(archived)
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::error::db)?
+            .rows_affected()
+                > 0;
+            if changed {
+                sqlx::query("UPDATE catalog_meta SET version = version + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::error::db)?;
+            }
+            tx.commit().await.map_err($crate::error::db)?;
+            Ok(changed)
         }
 
         /// The id of the product with this SKU, archived or not.

@@ -126,33 +126,4 @@ impl PgStore {
     ) -> Result<ImportCounts, StoreError> {
         import::run(&self.pool, drafts, progress).await
     }
-
-    pub async fn set_archived(
-        &self,
-        id: uuid::Uuid,
-        archived: bool,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        // Only a change of state counts: re-archiving keeps the first date.
-        let changed = sqlx::query(
-            "UPDATE products SET archived_at = $1 WHERE id = $2 AND (archived_at IS NULL) = $3",
-        )
-        .bind(archived.then_some(now))
-        .bind(id)
-        .bind(archived)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?
-        .rows_affected()
-            > 0;
-        if changed {
-            sqlx::query("UPDATE catalog_meta SET version = version + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(changed)
-    }
 }
