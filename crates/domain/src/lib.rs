@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inventory;
 pub mod money;
 pub mod orders;
+pub mod payments;
 pub mod ports;
 pub mod shop;
 
