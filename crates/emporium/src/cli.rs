@@ -43,8 +43,36 @@ pub enum Command {
     /// Staff accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run paysim, the payment-provider simulator (a subset of Stripe's PaymentIntents API,
+    /// with test cards, signed webhooks and fault injection; see crates/paysim/README.md).
+    Paysim(PaysimArgs),
     /// Load-test search against a running server (and, with --direct, straight against the store).
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PaysimArgs {
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub addr: SocketAddr,
+    /// The ledger (SQLite); a restart loses nothing.
+    #[arg(long, default_value = "data/paysim.db")]
+    pub ledger: PathBuf,
+    /// Where to POST webhook events (e.g. http://127.0.0.1:8080/api/webhooks/payments).
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+    /// Start with every /v1 request answered 503 (change at runtime: POST /_control/faults).
+    #[arg(long)]
+    pub down: bool,
+    /// Added latency per request, milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of requests answered 500 without doing anything, 0 to 1.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Charge, then answer only after --timeout-ms (the client times out, the money moved).
+    #[arg(long)]
+    pub timeout_after_success: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -30,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(s) => overrides(None, s),
         Command::Seed(a) => overrides(None, &a.store),
         Command::Bench(a) => overrides(None, &a.store),
+        Command::Paysim(_) => Overrides::default(),
     };
     let config = Config::load(cli.config.as_deref(), &flags)?;
     telemetry::init(&config.log.format);
@@ -81,6 +82,29 @@ async fn main() -> anyhow::Result<()> {
         Command::Keys(KeysCommand::Rotate(_)) => accounts::rotate_keys(&config).await,
         Command::Admin(AdminCommand::Create(args)) => {
             accounts::create_admin(&config, &args.email, &args.name).await
+        }
+        Command::Paysim(args) => {
+            let config = emporium_paysim::Config {
+                ledger_path: args.ledger,
+                webhook_url: args.webhook_url,
+                faults: emporium_paysim::Faults {
+                    down: args.down,
+                    latency_ms: args.latency_ms,
+                    error_rate: args.error_rate,
+                    timeout_after_success: args.timeout_after_success,
+                    ..emporium_paysim::Faults::default()
+                },
+                ..emporium_paysim::Config::default()
+            };
+            let listener = tokio::net::TcpListener::bind(args.addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.addr))?;
+            println!(
+                "paysim listening on http://{}  (ledger: {})",
+                listener.local_addr()?,
+                config.ledger_path.display()
+            );
+            emporium_paysim::run(config, listener, startup::shutdown_signal()).await
         }
         Command::Bench(args) => bench::run(&config, &args).await,
     }

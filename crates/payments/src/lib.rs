@@ -3,7 +3,8 @@
 //! [`PaymentProvider`] port.
 //!
 //! Every call has a connect and a total timeout. Retryable failures
-//! (connection errors, timeouts, 5xx, 429) are retried up to `retries`
+//! (connection errors, timeouts, 5xx, 429, and 409 while an earlier attempt
+//! with the same key is still in progress) are retried up to `retries`
 //! times with exponential backoff and full jitter, always with the same
 //! `Idempotency-Key`, so the provider charges at most once. Card errors
 //! (402) and other 4xx are answers, never retried. A circuit breaker opens
@@ -113,7 +114,8 @@ impl StripeClient {
                 }
             };
             let status = res.status().as_u16();
-            if status == 429 || status >= 500 {
+            // 409: the same key is still being processed by an earlier attempt.
+            if status == 409 || status == 429 || status >= 500 {
                 self.breaker.failure();
                 last = format!("answered {status}");
                 continue;
