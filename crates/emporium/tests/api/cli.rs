@@ -21,7 +21,9 @@ fn help_explains_every_subcommand() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    for cmd in ["serve", "migrate", "seed", "keys", "admin", "paysim", "bench"] {
+    for cmd in [
+        "serve", "migrate", "seed", "keys", "admin", "paysim", "bench",
+    ] {
         assert!(text.contains(cmd), "--help lacks {cmd}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_emporium"))
