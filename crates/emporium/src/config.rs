@@ -27,7 +27,19 @@ pub struct Config {
     pub auth: AuthSettings,
     pub limits: LimitSettings,
     pub shop: ShopConfig,
+    pub payments: PaymentSettings,
     pub log: LogConfig,
+}
+
+/// The payment provider. The secret key and webhook secret are never
+/// shown (`Debug`) nor served; `GET /api/config` serves the public part.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentSettings {
+    pub provider_url: String,
+    pub tokenization_url: String,
+    pub publishable_key: String,
+    pub secret_key: SecretString,
+    pub webhook_secret: SecretString,
 }
 
 /// What a process serves.
@@ -204,6 +216,14 @@ impl Config {
         if self.shop.payment_window_secs < 60 {
             bail!("shop.payment_window_secs must be at least 60");
         }
+        for (name, url) in [
+            ("payments.provider_url", &self.payments.provider_url),
+            ("payments.tokenization_url", &self.payments.tokenization_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("{name} must be an http(s) URL");
+            }
+        }
         let l = &self.limits;
         if [
             l.login_attempts_per_account,
@@ -307,6 +327,10 @@ mod tests {
             assert_eq!(c.server.data_dir, PathBuf::from("./data"));
             assert!(c.database_url().is_none());
             assert_eq!(c.shop.currency, "USD");
+            assert!(
+                !format!("{c:?}").contains("sk_test_paysim"),
+                "the provider's secret key stays hidden"
+            );
             Ok(())
         });
     }

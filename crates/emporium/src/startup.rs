@@ -15,6 +15,7 @@ use emporium_domain::identity::Rule;
 use emporium_domain::ports::{CatalogStore, CommerceStore};
 use emporium_domain::shop::{Shop, ShopConfig};
 use emporium_http::limits::ApiLimits;
+use emporium_http::ops::{ClientConfig, PublicPayments};
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
 use emporium_store::Store;
 use tokio::net::TcpListener;
@@ -289,6 +290,13 @@ pub async fn run(
         limits: api_limits(&config),
         trust_forwarded_for: config.server.trust_forwarded_for,
         secure_cookies: config.server.secure_cookies,
+        client_config: Arc::new(ClientConfig {
+            currency: config.currency()?.to_string(),
+            payments: PublicPayments {
+                tokenization_url: config.payments.tokenization_url.clone(),
+                publishable_key: config.payments.publishable_key.clone(),
+            },
+        }),
     };
     let features = Features {
         shop,

@@ -13,7 +13,7 @@ pub mod identity;
 pub mod limits;
 mod middleware;
 pub mod openapi;
-mod ops;
+pub mod ops;
 pub mod orders;
 
 use std::future::Future;
@@ -79,6 +79,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Mark cookies `Secure` (the shop is served over HTTPS).
     pub secure_cookies: bool,
+    /// What clients may know about the shop (`GET /api/config`).
+    pub client_config: Arc<ops::ClientConfig>,
 }
 
 /// Which parts of the API this process serves (its role).
@@ -123,6 +125,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
                 .merge(cart::router())
                 .merge(orders::router())
                 .merge(admin::router())
+                .merge(ops::config_router())
                 .with_state(state.clone()),
         );
     }

@@ -11,6 +11,42 @@ use serde_json::json;
 
 use crate::AppState;
 
+/// The public configuration a browser or app needs; nothing secret.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientConfig {
+    /// ISO-4217; every amount is in its minor units.
+    pub currency: String,
+    pub payments: PublicPayments,
+}
+
+/// Where and with which public key clients tokenize cards themselves, so
+/// that card data never reaches the shop.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PublicPayments {
+    /// POST card fields here (form-encoded, `Authorization: Bearer <publishable_key>`).
+    pub tokenization_url: String,
+    pub publishable_key: String,
+}
+
+pub fn config_router() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(client_config))
+}
+
+/// What clients need to know: the currency and how to tokenize a card.
+#[utoipa::path(
+    get,
+    path = "/api/config",
+    tag = "orders",
+    responses((status = 200, description = "The public configuration", body = ClientConfig))
+)]
+async fn client_config(State(s): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(s.client_config.as_ref().clone()),
+    )
+        .into_response()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(storefront))

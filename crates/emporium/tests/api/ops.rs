@@ -239,3 +239,22 @@ async fn cors_allows_only_configured_origins() {
     assert_eq!(other.status(), 200);
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
+
+/// Clients learn the currency and where to tokenize cards, and nothing secret.
+#[tokio::test]
+async fn client_config_is_public_and_holds_no_secret() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let res = app.get("/api/config").await;
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["currency"], "USD");
+    assert_eq!(body["payments"]["publishable_key"], "pk_test_paysim");
+    assert!(body["payments"]["tokenization_url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1/payment_methods"));
+    for secret in ["sk_test", "whsec"] {
+        assert!(!text.contains(secret), "{secret} must never be served");
+    }
+}
