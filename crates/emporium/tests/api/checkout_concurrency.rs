@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
 use crate::on_every_backend;
-use crate::shop::{add, address, guest_cart};
+use crate::shop::{add, address, guest_cart, set_stock};
 use crate::support::TestApp;
 
 on_every_backend!(
@@ -22,15 +22,7 @@ on_every_backend!(
 async fn a_thousand_checkouts_for_a_hundred_in_stock_make_exactly_a_hundred_orders(app: TestApp) {
     let admin = app.admin_token().await;
     let (p, _) = app.products("samsung", 1).await.remove(0);
-    let res = app
-        .client
-        .put(app.url(&format!("/api/admin/products/{p}/stock")))
-        .bearer_auth(&admin)
-        .json(&json!({"on_hand": 100, "reason": "contention test"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    set_stock(&app, &admin, &p, 100, "contention test").await;
     // 1,000 guests, each with one unit in their cart.
     let carts: Vec<String> = futures::stream::iter(0..1000)
         .map(|_| async {

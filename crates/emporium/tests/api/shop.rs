@@ -64,6 +64,19 @@ pub async fn checkout(
         .unwrap()
 }
 
+/// Sets a product's stock on hand as staff, asserting success.
+pub async fn set_stock(app: &TestApp, admin: &str, product: &str, on_hand: u32, reason: &str) {
+    let res = app
+        .client
+        .put(app.url(&format!("/api/admin/products/{product}/stock")))
+        .bearer_auth(admin)
+        .json(&json!({"on_hand": on_hand, "reason": reason}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 async fn stock(app: &TestApp, admin: &str, product: &str) -> Value {
     let res = app
         .get_as(&format!("/api/admin/products/{product}/stock"), admin)
@@ -407,15 +420,7 @@ async fn bad_cart_input_gets_clear_errors() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let res = app
-        .client
-        .put(app.url(&format!("/api/admin/products/{}/stock", products[2].0)))
-        .bearer_auth(&admin)
-        .json(&json!({"on_hand": 3, "reason": "stock-take"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    set_stock(&app, &admin, &products[2].0, 3, "stock-take").await;
     let other = guest_cart(&app).await;
     let res = add(&app, None, Some(&other), &products[2].0, json!(4)).await;
     assert_eq!(res.status(), 409);
@@ -584,15 +589,7 @@ async fn a_price_change_is_reported_and_the_cart_updated() {
         .as_str()
         .unwrap()
         .to_owned();
-    let res = app
-        .client
-        .put(app.url(&format!("/api/admin/products/{id}/stock")))
-        .bearer_auth(&admin)
-        .json(&json!({"on_hand": 5, "reason": "first delivery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    set_stock(&app, &admin, &id, 5, "first delivery").await;
     // Search shows the new product at once.
     let found = app.json("/api/products?q=price+test+lamp", 200).await;
     assert_eq!(found["items"][0]["id"], id.as_str());
