@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::cart::CartLimits;
 use crate::orders::{OrderStatus, PriceChange, Pricing};
+use crate::payments::Payments;
 use crate::ports::CommerceStore;
 use crate::{Currency, StoreError, ValidationError};
 
@@ -53,6 +54,22 @@ pub enum ShopError {
     KeyReused,
     #[error("an order in state {from} cannot become {to}")]
     IllegalTransition { from: OrderStatus, to: OrderStatus },
+    #[error("a payment for this order is in progress; wait for its outcome")]
+    PaymentInProgress,
+    #[error("payments are not configured")]
+    PaymentsDisabled,
+    #[error("this order is {status} and cannot be paid")]
+    NotPayable { status: OrderStatus },
+    #[error("this order has had {max} payment attempts, the most it may")]
+    TooManyPaymentAttempts { max: u32 },
+    #[error("the card was declined: {message}")]
+    PaymentDeclined { code: String, message: String },
+    #[error("the payment provider refused the request: {0}")]
+    PaymentRefused(String),
+    #[error("this order is {status} and has no card payment to refund")]
+    NotRefundable { status: OrderStatus },
+    #[error("at most {remaining} is left to refund")]
+    RefundTooLarge { remaining: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,6 +84,8 @@ impl From<ValidationError> for ShopError {
 pub struct Shop<S> {
     pub(crate) store: S,
     pub(crate) config: ShopConfig,
+    /// None: payments are off (only staff can mark orders paid).
+    pub(crate) payments: Option<Payments>,
 }
 
 impl<S> std::fmt::Debug for Shop<S> {
@@ -79,7 +98,21 @@ impl<S> std::fmt::Debug for Shop<S> {
 
 impl<S: CommerceStore> Shop<S> {
     pub fn new(store: S, config: ShopConfig) -> Shop<S> {
-        Shop { store, config }
+        Shop {
+            store,
+            config,
+            payments: None,
+        }
+    }
+
+    /// Turns card payments on, through `payments.provider`.
+    pub fn with_payments(mut self, payments: Payments) -> Shop<S> {
+        self.payments = Some(payments);
+        self
+    }
+
+    pub fn payments_enabled(&self) -> bool {
+        self.payments.is_some()
     }
 
     pub fn store(&self) -> &S {

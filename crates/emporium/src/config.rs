@@ -35,11 +35,38 @@ pub struct Config {
 /// shown (`Debug`) nor served; `GET /api/config` serves the public part.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentSettings {
+    pub mode: PaymentMode,
+    pub simulator_addr: String,
     pub provider_url: String,
     pub tokenization_url: String,
     pub publishable_key: String,
     pub secret_key: SecretString,
     pub webhook_secret: SecretString,
+    pub webhook_tolerance_secs: u64,
+    pub connect_timeout_ms: u64,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub backoff_ms: u64,
+    pub breaker_threshold: u32,
+    pub breaker_cooldown_ms: u64,
+    pub worker_interval_ms: u64,
+    pub queue_retry_base_ms: u64,
+    pub queue_retry_max_ms: u64,
+    pub queue_alert_secs: u64,
+    pub alert_webhook_url: String,
+    pub max_attempts_per_order: u32,
+}
+
+/// Where card payments go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMode {
+    /// paysim inside this process: test mode, test cards only.
+    Simulator,
+    /// The provider at `provider_url`.
+    Provider,
+    /// No card payments.
+    Off,
 }
 
 /// What a process serves.
@@ -52,6 +79,9 @@ pub enum ServerRole {
     Auth,
     /// The shop's API; verifies tokens without calling the auth role.
     Api,
+    /// The payment queue (and the shop's other background jobs); serves
+    /// only health and metrics.
+    Worker,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -216,13 +246,29 @@ impl Config {
         if self.shop.payment_window_secs < 60 {
             bail!("shop.payment_window_secs must be at least 60");
         }
+        let p = &self.payments;
         for (name, url) in [
-            ("payments.provider_url", &self.payments.provider_url),
-            ("payments.tokenization_url", &self.payments.tokenization_url),
+            ("payments.provider_url", &p.provider_url),
+            ("payments.tokenization_url", &p.tokenization_url),
         ] {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("{name} must be an http(s) URL");
             }
+        }
+        let url = &p.alert_webhook_url;
+        let http = url.starts_with("http://") || url.starts_with("https://");
+        if !url.is_empty() && !http {
+            bail!("payments.alert_webhook_url must be empty or an http(s) URL");
+        }
+        if p.timeout_ms == 0
+            || p.connect_timeout_ms == 0
+            || p.worker_interval_ms == 0
+            || p.queue_retry_base_ms == 0
+            || p.queue_retry_max_ms < p.queue_retry_base_ms
+            || p.breaker_threshold == 0
+            || p.max_attempts_per_order == 0
+        {
+            bail!("[payments]: timeouts, worker_interval_ms, queue_retry_base_ms, breaker_threshold and max_attempts_per_order must be at least 1, and queue_retry_max_ms at least queue_retry_base_ms");
         }
         let l = &self.limits;
         if [

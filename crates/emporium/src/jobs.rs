@@ -156,3 +156,150 @@ pub async fn purge_stale_commerce(shop: Arc<ShopService>, stop: CancellationToke
         }
     }
 }
+
+/// The payment worker: drains the payment queue (payments whose provider
+/// call did not answer, and payments whose instance died mid-call) and
+/// pending refunds, every `every` and at once again while a pass claims a
+/// full batch. Any number of instances may run it: a claim hands each
+/// payment to one of them.
+pub async fn drain_payment_queue(shop: Arc<ShopService>, every: Duration, stop: CancellationToken) {
+    loop {
+        let mut busy = false;
+        match shop.drain_payments().await {
+            Ok(r) if r.claimed > 0 => {
+                busy = r.requeued < r.claimed;
+                metrics::counter!("payment_queue_attempts_total").increment(r.claimed as u64);
+                tracing::info!(
+                    claimed = r.claimed,
+                    succeeded = r.succeeded,
+                    declined = r.declined,
+                    failed = r.failed,
+                    requeued = r.requeued,
+                    "payment queue pass"
+                );
+                for (payment, order) in r.orphaned {
+                    metrics::counter!("payments_orphaned_total").increment(1);
+                    tracing::error!(%payment, %order, "a payment succeeded for an order that can no longer take it: refund it");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "payment queue pass failed"),
+        }
+        match shop.drain_refunds().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refunds = n, "retried pending refunds"),
+            Err(e) => tracing::warn!(error = %e, "refund queue pass failed"),
+        }
+        let pause = if busy { Duration::ZERO } else { every };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// When the payment queue is worth waking someone for.
+#[derive(Debug, Clone)]
+pub struct QueueAlert {
+    /// A payment queued longer than this raises the alert.
+    pub after: Duration,
+    /// Optional ops webhook: POSTed `{"alert":"payment_queue","state":"firing"|"resolved",…}`.
+    pub webhook_url: Option<String>,
+    /// How often the queue is looked at.
+    pub every: Duration,
+}
+
+/// Exports the payment queue as metrics (`payment_queue_depth{state}`,
+/// `payment_queue_oldest_seconds`, `refunds_pending`) and raises an alert
+/// while its oldest payment has waited longer than `alert.after`: the
+/// `payment_queue_alert` gauge at 1, an error-level log line (repeated
+/// every five minutes while it lasts) and, once per episode, a POST to the
+/// ops webhook; its end is logged and posted too.
+pub async fn watch_payment_queue(
+    shop: Arc<ShopService>,
+    alert: QueueAlert,
+    stop: CancellationToken,
+) {
+    const REPEAT: Duration = Duration::from_secs(300);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_default();
+    let mut firing_since: Option<std::time::Instant> = None;
+    let mut last_log = std::time::Instant::now();
+    let mut tick = tokio::time::interval(alert.every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let stats = match shop.payment_queue().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the payment queue");
+                continue;
+            }
+        };
+        let now = emporium_auth::now_ms();
+        let oldest_secs = stats
+            .oldest_queued_at
+            .map_or(0.0, |t| (now.saturating_sub(t)).max(0) as f64 / 1000.0);
+        metrics::gauge!("payment_queue_depth", "state" => "queued").set(stats.queued as f64);
+        metrics::gauge!("payment_queue_depth", "state" => "processing")
+            .set(stats.processing as f64);
+        metrics::gauge!("payment_queue_oldest_seconds").set(oldest_secs);
+        metrics::gauge!("refunds_pending").set(stats.refunds_pending as f64);
+        let over = stats.queued > 0 && oldest_secs > alert.after.as_secs_f64();
+        metrics::gauge!("payment_queue_alert").set(if over { 1.0 } else { 0.0 });
+        match (over, firing_since) {
+            (true, None) => {
+                firing_since = Some(std::time::Instant::now());
+                last_log = std::time::Instant::now();
+                tracing::error!(queued = stats.queued, oldest_secs, "ALERT payment queue: payments have waited longer than {} s for the provider; see docs/runbooks/payment-provider-down.md", alert.after.as_secs());
+                notify(&client, &alert, "firing", stats.queued, oldest_secs).await;
+            }
+            (true, Some(_)) if last_log.elapsed() >= REPEAT => {
+                last_log = std::time::Instant::now();
+                tracing::error!(
+                    queued = stats.queued,
+                    oldest_secs,
+                    "ALERT payment queue still waiting for the provider"
+                );
+            }
+            (false, Some(since)) => {
+                firing_since = None;
+                tracing::warn!(
+                    after_secs = since.elapsed().as_secs(),
+                    "payment queue alert resolved"
+                );
+                notify(&client, &alert, "resolved", stats.queued, oldest_secs).await;
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn notify(
+    client: &reqwest::Client,
+    alert: &QueueAlert,
+    state: &str,
+    queued: u64,
+    oldest_secs: f64,
+) {
+    let Some(url) = &alert.webhook_url else {
+        return;
+    };
+    let body = serde_json::json!({
+        "alert": "payment_queue",
+        "state": state,
+        "queued": queued,
+        "oldest_seconds": oldest_secs,
+        "threshold_seconds": alert.after.as_secs(),
+        "runbook": "docs/runbooks/payment-provider-down.md",
+    });
+    match client.post(url).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "the ops webhook refused the alert"),
+        Err(e) => tracing::warn!(error = %e, "could not deliver the alert to the ops webhook"),
+    }
+}

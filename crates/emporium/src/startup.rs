@@ -2,6 +2,7 @@
 //! (once, in one place) and runs the server until shutdown.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,16 +13,20 @@ use emporium_auth::{
 use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, Revocations};
 use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
+use emporium_domain::payments::{PaymentPolicy, Payments};
 use emporium_domain::ports::{CatalogStore, CommerceStore};
 use emporium_domain::shop::{Shop, ShopConfig};
 use emporium_http::limits::ApiLimits;
 use emporium_http::ops::{ClientConfig, PublicPayments};
+use emporium_http::webhooks::WebhookSettings;
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
+use emporium_payments::{ProviderConfig, StripeClient};
 use emporium_store::Store;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, ServerRole};
+use crate::config::{Config, PaymentMode, ServerRole};
 use crate::jobs;
 use crate::seed;
 
@@ -153,7 +158,7 @@ pub async fn identity(
     limiter: Limiter,
     revocations: Revocations,
 ) -> anyhow::Result<Identity> {
-    let sign = config.server.role != ServerRole::Api;
+    let sign = matches!(config.server.role, ServerRole::All | ServerRole::Auth);
     let source = if !sign && !config.auth.jwks_url.is_empty() {
         KeySource::Jwks {
             url: config.auth.jwks_url.clone(),
@@ -211,6 +216,112 @@ pub fn shop_config(config: &Config) -> anyhow::Result<ShopConfig> {
     })
 }
 
+/// How card payments are made in this process.
+pub struct PaymentSetup {
+    pub payments: Option<Payments>,
+    /// What `GET /api/config` tells clients.
+    pub public: PublicPayments,
+    pub webhooks: Option<Arc<WebhookSettings>>,
+}
+
+/// The payment provider: the in-process simulator (test mode), the
+/// configured provider, or none. `shop_addr` is where this process
+/// listens, so that the simulator's webhooks come back to it.
+pub async fn payments(
+    config: &Config,
+    shop_addr: SocketAddr,
+    stop: &CancellationToken,
+) -> anyhow::Result<PaymentSetup> {
+    let p = &config.payments;
+    let (provider_url, tokenization_url) = match p.mode {
+        PaymentMode::Off => {
+            return Ok(PaymentSetup {
+                payments: None,
+                public: PublicPayments {
+                    tokenization_url: String::new(),
+                    publishable_key: String::new(),
+                },
+                webhooks: None,
+            })
+        }
+        PaymentMode::Provider => (p.provider_url.clone(), p.tokenization_url.clone()),
+        PaymentMode::Simulator => {
+            let listener = TcpListener::bind(&p.simulator_addr)
+                .await
+                .with_context(|| format!("payments.simulator_addr {}", p.simulator_addr))?;
+            let sim = listener.local_addr()?;
+            let host = if shop_addr.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                shop_addr.ip()
+            };
+            let sim_config = emporium_paysim::Config {
+                secret_key: p.secret_key.expose_secret().to_owned(),
+                publishable_key: p.publishable_key.clone(),
+                webhook_url: Some(format!(
+                    "http://{}/api/webhooks/payments",
+                    SocketAddr::new(host, shop_addr.port())
+                )),
+                webhook_secret: p.webhook_secret.expose_secret().to_owned(),
+                ledger_path: config.server.data_dir.join("paysim.db"),
+                ..emporium_paysim::Config::default()
+            };
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                if let Err(e) =
+                    emporium_paysim::run(sim_config, listener, stop.cancelled_owned()).await
+                {
+                    tracing::error!(error = %e, "the payment simulator stopped");
+                }
+            });
+            let url = format!("http://{sim}");
+            tracing::warn!(simulator = %url, "payments in TEST MODE: the built-in simulator takes the payments; only test cards work (4242 4242 4242 4242) and no money moves");
+            println!("Payments in TEST MODE: built-in simulator at {url} (test cards only)");
+            (url.clone(), format!("{url}/v1/payment_methods"))
+        }
+    };
+    let client = StripeClient::new(ProviderConfig {
+        base_url: provider_url,
+        secret_key: p.secret_key.expose_secret().to_owned(),
+        connect_timeout: Duration::from_millis(p.connect_timeout_ms),
+        timeout: Duration::from_millis(p.timeout_ms),
+        retries: p.retries,
+        backoff: Duration::from_millis(p.backoff_ms),
+        breaker_threshold: p.breaker_threshold,
+        breaker_cooldown: Duration::from_millis(p.breaker_cooldown_ms),
+    })
+    .map_err(|e| anyhow::anyhow!("payment provider client: {e}"))?;
+    // A request with every retry and backoff, and some slack: until then
+    // the payment is the request's; afterwards the worker may take it.
+    let attempts = u64::from(p.retries) + 1;
+    let lease = Duration::from_millis(
+        (p.timeout_ms + p.connect_timeout_ms).saturating_mul(attempts)
+            + p.backoff_ms.saturating_mul(1 << p.retries.min(10))
+            + 5_000,
+    );
+    let policy = PaymentPolicy {
+        lease,
+        retry_base: Duration::from_millis(p.queue_retry_base_ms),
+        retry_max: Duration::from_millis(p.queue_retry_max_ms),
+        max_per_order: p.max_attempts_per_order,
+        ..PaymentPolicy::default()
+    };
+    Ok(PaymentSetup {
+        payments: Some(Payments {
+            provider: Arc::new(client),
+            policy,
+        }),
+        public: PublicPayments {
+            tokenization_url,
+            publishable_key: p.publishable_key.clone(),
+        },
+        webhooks: Some(Arc::new(WebhookSettings {
+            secret: p.webhook_secret.expose_secret().to_owned(),
+            tolerance: Duration::from_secs(p.webhook_tolerance_secs),
+        })),
+    })
+}
+
 fn api_limits(config: &Config) -> ApiLimits {
     let l = &config.limits;
     let window = Duration::from_secs(l.api_window_secs);
@@ -235,7 +346,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let role = config.server.role;
-    let shop = role != ServerRole::Auth;
+    let shop = matches!(role, ServerRole::All | ServerRole::Api);
+    let worker = matches!(role, ServerRole::All | ServerRole::Worker);
     let store = open_store(&config).await?;
     let store_kind = store.kind();
     let cache = open_cache(&config).await?;
@@ -251,10 +363,46 @@ pub async fn run(
             config.cache_ttl(),
         ))
     };
-    let shop_service = Arc::new(Shop::new(store.clone(), shop_config(&config)?));
     let stop = CancellationToken::new();
+    let addr = listener.local_addr()?;
+    let payment_setup = if shop || worker {
+        payments(&config, addr, &stop).await?
+    } else {
+        PaymentSetup {
+            payments: None,
+            public: PublicPayments {
+                tokenization_url: String::new(),
+                publishable_key: String::new(),
+            },
+            webhooks: None,
+        }
+    };
+    let mut shop_service = Shop::new(store.clone(), shop_config(&config)?);
+    if let Some(p) = payment_setup.payments {
+        shop_service = shop_service.with_payments(p);
+    }
+    let shop_service = Arc::new(shop_service);
     if shop {
         tokio::spawn(jobs::watch_catalog_version(catalog.clone(), stop.clone()));
+    }
+    if worker && shop_service.payments_enabled() {
+        let p = &config.payments;
+        tokio::spawn(jobs::drain_payment_queue(
+            shop_service.clone(),
+            Duration::from_millis(p.worker_interval_ms),
+            stop.clone(),
+        ));
+        tokio::spawn(jobs::watch_payment_queue(
+            shop_service.clone(),
+            jobs::QueueAlert {
+                after: Duration::from_secs(p.queue_alert_secs),
+                webhook_url: (!p.alert_webhook_url.is_empty()).then(|| p.alert_webhook_url.clone()),
+                every: Duration::from_millis(p.worker_interval_ms.clamp(100, 5_000)),
+            },
+            stop.clone(),
+        ));
+    }
+    if shop || worker {
         tokio::spawn(jobs::purge_stale_commerce(
             shop_service.clone(),
             stop.clone(),
@@ -292,11 +440,9 @@ pub async fn run(
         secure_cookies: config.server.secure_cookies,
         client_config: Arc::new(ClientConfig {
             currency: config.currency()?.to_string(),
-            payments: PublicPayments {
-                tokenization_url: config.payments.tokenization_url.clone(),
-                publishable_key: config.payments.publishable_key.clone(),
-            },
+            payments: payment_setup.public,
         }),
+        webhooks: payment_setup.webhooks,
     };
     let features = Features {
         shop,
@@ -307,7 +453,6 @@ pub async fn run(
         body_limit_bytes: config.server.body_limit_bytes,
         cors_origins: config.server.cors_origins.clone(),
     };
-    let addr = listener.local_addr()?;
     let where_ = match config.database_url() {
         Some(_) => "PostgreSQL (DATABASE_URL)".to_owned(),
         None => format!(

@@ -1,6 +1,6 @@
 //! Staff routes (administrators only): products (create or update by SKU,
 //! archive, restore), stock with a reason for every change, and orders
-//! (list and filter, fulfil, record an offline payment).
+//! (list and filter, fulfil, record an offline payment, refund).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,6 +8,7 @@ use axum::Json;
 use emporium_domain::catalog::{ImportRecord, ProductDraft};
 use emporium_domain::inventory::{StockChange, StockLevel, StockMovement};
 use emporium_domain::orders::{OrderFilter, OrderStatus};
+use emporium_domain::payments::{Refund, RefundStatus};
 use emporium_domain::ports::{CatalogStore, CommerceStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_orders))
         .routes(routes!(fulfil_order))
         .routes(routes!(mark_paid))
+        .routes(routes!(refund_order))
 }
 
 fn actor(p: &emporium_domain::identity::Principal) -> String {
@@ -387,4 +389,62 @@ async fn mark_paid(
         .advance(id, OrderStatus::Paid, &actor(&p), Some(reason))
         .await?;
     Ok(Json(order_body(order)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    /// Minor units; leave out to refund everything not refunded yet.
+    amount: Option<i64>,
+    /// Why (a return, a goodwill gesture…), kept with the refund.
+    reason: Option<String>,
+}
+
+/// A refund and its order.
+#[derive(Serialize, ToSchema)]
+pub struct RefundAnswer {
+    refund: Refund,
+    order: OrderBody,
+}
+
+/// Refund all or part of a card-paid order through the payment provider,
+/// never more than was paid. When refunds reach what was paid the order
+/// becomes `refunded`. 202 when the provider could not be reached: the
+/// refund stays `pending` and is retried with the same idempotency key.
+#[utoipa::path(
+    post,
+    path = "/api/admin/orders/{id}/refund",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    request_body = RefundBody,
+    responses(
+        (status = 200, description = "Refunded", body = RefundAnswer),
+        (status = 202, description = "Pending: the provider will be asked again", body = RefundAnswer),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order is not paid by card", body = ErrorBody),
+        (status = 422, description = "More than is left to refund (`context.remaining`), or the provider refused", body = ErrorBody),
+    )
+)]
+async fn refund_order(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(r): ApiJson<RefundBody>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let done = s.shop.refund(id, r.amount, r.reason, &actor(&p)).await?;
+    let status = match done.refund.status {
+        RefundStatus::Pending => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    metrics::counter!("refunds_total", "status" => done.refund.status.as_str()).increment(1);
+    Ok((
+        status,
+        Json(RefundAnswer {
+            refund: done.refund,
+            order: order_body(done.order),
+        }),
+    )
+        .into_response())
 }

@@ -233,6 +233,41 @@ impl From<ShopError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "illegal_transition", message)
                     .with_context(json!({ "status": from, "requested": to }))
             }
+            ShopError::PaymentInProgress => {
+                ApiError::new(StatusCode::CONFLICT, "payment_in_progress", message)
+            }
+            ShopError::PaymentsDisabled => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "payments_disabled", message)
+            }
+            ShopError::NotPayable { status } => {
+                ApiError::new(StatusCode::CONFLICT, "order_not_payable", message)
+                    .with_context(json!({ "status": status }))
+            }
+            ShopError::TooManyPaymentAttempts { max } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_payment_attempts",
+                message,
+            )
+            .with_context(json!({ "max": max })),
+            ShopError::PaymentDeclined { code, message } => ApiError::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment_declined",
+                format!("the card was declined: {message} Try another card."),
+            )
+            .with_context(json!({ "decline_code": code })),
+            ShopError::PaymentRefused(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "payment_refused", message)
+            }
+            ShopError::NotRefundable { status } => {
+                ApiError::new(StatusCode::CONFLICT, "order_not_refundable", message)
+                    .with_context(json!({ "status": status }))
+            }
+            ShopError::RefundTooLarge { remaining } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "refund_exceeds_paid",
+                message,
+            )
+            .with_context(json!({ "remaining": remaining })),
             ShopError::Store(e) => e.into(),
         }
     }

@@ -15,6 +15,8 @@ mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod web;
+pub mod webhooks;
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -81,6 +83,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// What clients may know about the shop (`GET /api/config`).
     pub client_config: Arc<ops::ClientConfig>,
+    /// How the payment provider's webhooks are verified (none: payments off).
+    pub webhooks: Option<Arc<webhooks::WebhookSettings>>,
 }
 
 /// Which parts of the API this process serves (its role).
@@ -126,6 +130,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
                 .merge(orders::router())
                 .merge(admin::router())
                 .merge(ops::config_router())
+                .merge(webhooks::router())
                 .with_state(state.clone()),
         );
     }
@@ -173,6 +178,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         .merge(api)
         .merge(docs)
         .merge(ops::router().with_state(state.clone()))
+        .merge(web::router(&state.client_config))
         .fallback(|| async { ApiError::for_status(StatusCode::NOT_FOUND) })
         // Innermost first: these run after routing (so `MatchedPath` is known),
         // and json_errors sees the timeout's and body limit's bare statuses.

@@ -1,9 +1,10 @@
 //! Operational routes: liveness, readiness, Prometheus metrics, and the
-//! storefront page and its OpenAPI document.
+//! public client configuration (`GET /api/config`). The storefront itself
+//! is served by [`crate::web`].
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use emporium_domain::ports::{Cache, CatalogStore};
@@ -49,14 +50,9 @@ async fn client_config(State(s): State<AppState>) -> Response {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(storefront))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .route("/metrics", get(metrics))
-}
-
-async fn storefront() -> Html<&'static str> {
-    Html(include_str!("../../../web/index.html"))
 }
 
 async fn live() -> Json<serde_json::Value> {

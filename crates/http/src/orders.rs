@@ -1,7 +1,7 @@
 //! Checkout and orders: `POST /api/checkout` (with a required
 //! `Idempotency-Key`), the caller's orders, one order (its owner, staff,
-//! or a guest with the order's `X-Order-Token`), and cancelling an unpaid
-//! order.
+//! or a guest with the order's `X-Order-Token`), cancelling an unpaid
+//! order, and paying it with a card token from the payment provider.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -19,6 +19,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use emporium_domain::payments::{PayOutcome, Payment, PaymentStatus, Refund};
+
 use crate::auth::{AuthUser, Authentication};
 use crate::cart::Cart;
 use crate::error::{ApiError, ErrorBody};
@@ -32,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_orders))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(pay_order))
 }
 
 /// What checkout needs to know.
@@ -85,6 +88,17 @@ pub struct OrderBody {
     expires_at: i64,
     /// Every state the order entered, oldest first.
     history: Vec<OrderEvent>,
+    /// The latest card payment's state: `processing` or `queued` while it
+    /// is in flight ("payment pending"), then `succeeded`, `declined` or
+    /// `failed`; none before the first payment.
+    payment_status: Option<PaymentStatus>,
+    /// Card payments, oldest first.
+    payments: Vec<Payment>,
+    /// Refunds, oldest first.
+    refunds: Vec<Refund>,
+    /// What card payments took and refunds gave back (minor units).
+    paid_amount: i64,
+    refunded_amount: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -95,7 +109,12 @@ pub struct OrderLineBody {
 }
 
 pub(crate) fn order_body(o: Order) -> OrderBody {
+    let paid_amount = o.paid_amount();
+    let refunded_amount = o.refunded_amount();
     OrderBody {
+        payment_status: o.payments.last().map(|p| p.status),
+        paid_amount,
+        refunded_amount,
         id: o.id,
         status: o.status,
         currency: o.currency,
@@ -117,6 +136,8 @@ pub(crate) fn order_body(o: Order) -> OrderBody {
         created_at: o.created_at,
         expires_at: o.expires_at,
         history: o.events,
+        payments: o.payments,
+        refunds: o.refunds,
     }
 }
 
@@ -374,4 +395,69 @@ async fn cancel_order(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
     Ok(Json(order_body(s.shop.cancel(&v, id).await?)))
+}
+
+/// A card token from the payment provider. Never card data: the client
+/// sends the card to the provider's tokenization URL (`GET /api/config`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayBody {
+    #[schema(example = "pm_1PcZ6kQ2mA3tVb7Y")]
+    payment_token: String,
+}
+
+/// Pay an order awaiting payment with a card token. 200: paid. 402: the
+/// card was declined; the order stays payable with another card. 202: the
+/// provider could not be reached; the payment is queued and will be
+/// retried (the order shows `payment_status: queued` until it settles).
+#[utoipa::path(
+    post,
+    path = "/api/orders/{id}/pay",
+    tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "Order id"),
+        ("X-Order-Token" = Option<String>, Header, description = "A guest order's token"),
+    ),
+    security((), ("bearer" = [])),
+    request_body = PayBody,
+    responses(
+        (status = 200, description = "Paid", body = OrderBody),
+        (status = 202, description = "Payment pending: queued until the provider answers", body = OrderBody),
+        (status = 400, description = "No token, or something that is not a provider token (card numbers are refused)", body = ErrorBody),
+        (status = 402, description = "Declined (`context.decline_code`); pay again with another card", body = ErrorBody),
+        (status = 404, description = "No such order of yours", body = ErrorBody),
+        (status = 409, description = "Not awaiting payment, or a payment is already in progress", body = ErrorBody),
+        (status = 422, description = "The provider refused the token (unknown or used)", body = ErrorBody),
+        (status = 429, description = "Too many payment attempts for this order", body = ErrorBody),
+    )
+)]
+async fn pay_order(
+    State(s): State<AppState>,
+    Viewer(v): Viewer,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<PayBody>,
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let result = s.shop.pay(&v, id, &body.payment_token).await;
+    let record = |outcome: &'static str| {
+        metrics::counter!("payments_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("payment_duration_seconds", "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+    };
+    match result {
+        Ok(PayOutcome::Paid(order)) => {
+            record("paid");
+            Ok((StatusCode::OK, Json(order_body(order))).into_response())
+        }
+        Ok(PayOutcome::Pending(order)) => {
+            record("queued");
+            tracing::warn!(order = %id, "payment queued: the provider could not be reached");
+            Ok((StatusCode::ACCEPTED, Json(order_body(order))).into_response())
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            record(e.code);
+            Err(e)
+        }
+    }
 }

@@ -12,6 +12,7 @@
 //! nothing while it is down.
 
 mod breaker;
+pub mod webhook;
 
 use std::time::Duration;
 
@@ -161,6 +162,7 @@ impl PaymentProvider for StripeClient {
                 ("payment_method", req.payment_token.clone()),
                 ("confirm", "true".to_owned()),
                 ("metadata[order_id]", req.order_id.to_string()),
+                ("metadata[payment_id]", req.payment_id.to_string()),
             ];
             let (status, body) = self
                 .post("/v1/payment_intents", &form, &req.idempotency_key)

@@ -20,32 +20,23 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 const SK: &str = "sk_test_paysim";
-const PK: &str = "pk_test_paysim";
 
+/// paysim with a ledger of its own (see `emporium_paysim::harness`).
 struct Sim {
+    sim: emporium_paysim::harness::Sim,
     base: String,
-    http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
 
 impl Sim {
     async fn start() -> Sim {
         let dir = tempfile::tempdir().unwrap();
-        let config = emporium_paysim::Config {
-            ledger_path: dir.path().join("ledger.db"),
-            ..emporium_paysim::Config::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(emporium_paysim::run(config, listener, async move {
-            let _ = rx.await;
-        }));
+        let listener = emporium_paysim::harness::Sim::bind().await.unwrap();
+        let sim =
+            emporium_paysim::harness::Sim::serve(listener, &dir.path().join("ledger.db"), None);
         Sim {
-            base,
-            http: reqwest::Client::new(),
-            _stop: tx,
+            base: sim.base.clone(),
+            sim,
             _dir: dir,
         }
     }
@@ -64,64 +55,25 @@ impl Sim {
         .unwrap()
     }
 
-    /// A payment method for a card number, made with the publishable key
-    /// as a browser would.
     async fn card(&self, number: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/v1/payment_methods", self.base))
-            .bearer_auth(PK)
-            .form(&[
-                ("type", "card"),
-                ("card[number]", number),
-                ("card[exp_month]", "12"),
-                ("card[exp_year]", "2040"),
-                ("card[cvc]", "123"),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.sim.card(number).await
     }
 
     async fn faults(&self, faults: Value) {
-        let res = self
-            .http
-            .post(format!("{}/_control/faults", self.base))
-            .bearer_auth(SK)
-            .json(&faults)
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+        self.sim.faults(faults).await
     }
 
     /// The intents paysim holds for an order.
     async fn intents(&self, order: Uuid) -> Vec<Value> {
-        let res = self
-            .http
-            .get(format!(
-                "{}/v1/payment_intents?metadata[order_id]={order}",
-                self.base
-            ))
-            .bearer_auth(SK)
-            .send()
-            .await
-            .unwrap();
-        res.json::<Value>().await.unwrap()["data"]
-            .as_array()
-            .unwrap()
-            .clone()
+        self.sim.intents("order_id", &order.to_string()).await
     }
 }
 
 fn charge(order: Uuid, token: &str, amount: i64) -> ChargeRequest {
     ChargeRequest {
         order_id: order,
+        // One payment per order here, so its id can be the order's.
+        payment_id: order,
         amount,
         currency: Currency::USD,
         payment_token: token.to_owned(),

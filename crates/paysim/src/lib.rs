@@ -24,6 +24,7 @@ mod cards;
 pub mod config;
 mod faults;
 mod form;
+pub mod harness;
 mod idempotency;
 mod ledger;
 mod model;
@@ -43,6 +44,9 @@ use crate::ledger::Ledger;
 pub use api::router;
 pub use config::{Config, Faults, WebhookRetry};
 pub use webhooks::{sign, verify, VerifyError, SIGNATURE_HEADER};
+
+/// The secret key of [`Config::default`].
+pub const SECRET_KEY_DEFAULT: &str = "sk_test_paysim";
 
 /// Everything handlers share, built once by [`AppState::open`].
 #[derive(Clone)]

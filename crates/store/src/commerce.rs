@@ -33,6 +33,7 @@
 pub(crate) mod carts;
 pub(crate) mod checkout;
 pub(crate) mod orders;
+pub(crate) mod payments;
 pub(crate) mod port;
 pub(crate) mod stock;
 
@@ -42,6 +43,7 @@ use emporium_domain::inventory::{Sellable, StockLevel, StockMovement};
 use emporium_domain::orders::{
     Address, NewOrder, Order, OrderEvent, OrderLine, OrderOwner, OrderStatus, OrderSummary, Totals,
 };
+use emporium_domain::payments::{Payment, Refund};
 use emporium_domain::StoreError;
 use uuid::Uuid;
 
@@ -102,6 +104,85 @@ pub(crate) type SummaryRow = (
 );
 /// `product_id, on_hand_before, on_hand_after, reason, actor, created_at`.
 pub(crate) type MovementRow = (Uuid, i64, i64, String, String, UnixMillis);
+/// [`PAYMENT_COLUMNS`].
+pub(crate) type PaymentRow = (
+    Uuid,
+    Uuid,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    UnixMillis,
+    UnixMillis,
+);
+/// [`REFUND_COLUMNS`].
+pub(crate) type RefundRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    UnixMillis,
+    UnixMillis,
+);
+
+/// Selects a [`PaymentRow`]; a `WHERE` follows (a macro, for `concat!`).
+macro_rules! payment_columns {
+    () => {
+        "SELECT id, order_id, status, amount, currency, provider_reference, decline_code, \
+         message, attempts, created_at, updated_at FROM payments"
+    };
+}
+pub(crate) use payment_columns;
+
+/// Selects a [`RefundRow`]; a `WHERE` follows (a macro, for `concat!`).
+macro_rules! refund_columns {
+    () => {
+        "SELECT id, order_id, payment_id, status, amount, provider_reference, reason, actor, \
+         created_at, updated_at FROM refunds"
+    };
+}
+pub(crate) use refund_columns;
+
+pub(crate) fn payment(row: PaymentRow) -> Result<Payment, StoreError> {
+    let (id, order_id, st, amount, currency, reference, code, message, attempts, created, updated) =
+        row;
+    Ok(Payment {
+        id,
+        order_id,
+        status: st.parse()?,
+        amount,
+        currency,
+        provider_reference: reference,
+        decline_code: code,
+        message,
+        attempts: count(attempts)?,
+        created_at: created,
+        updated_at: updated,
+    })
+}
+
+pub(crate) fn refund(row: RefundRow) -> Result<Refund, StoreError> {
+    let (id, order_id, payment_id, st, amount, reference, reason, actor, created, updated) = row;
+    Ok(Refund {
+        id,
+        order_id,
+        payment_id,
+        status: st.parse()?,
+        amount,
+        provider_reference: reference,
+        reason,
+        actor,
+        created_at: created,
+        updated_at: updated,
+    })
+}
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("unreadable commerce row: {what}"))
@@ -191,11 +272,14 @@ pub(crate) fn summary(row: SummaryRow) -> Result<OrderSummary, StoreError> {
     })
 }
 
-/// An order from its row, its lines and its events (oldest first).
+/// An order from its row, its lines, and its events, payments and refunds
+/// (each oldest first).
 pub(crate) fn order(
     row: OrderRow,
     lines: Vec<OrderLineRow>,
     events: Vec<EventRow>,
+    payments: Vec<PaymentRow>,
+    refunds: Vec<RefundRow>,
 ) -> Result<Order, StoreError> {
     let (id, user_id, guest_email, token_hash, st, currency, subtotal, shipping, tax, total) = (
         row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
@@ -249,6 +333,11 @@ pub(crate) fn order(
         updated_at,
         expires_at,
         events,
+        payments: payments
+            .into_iter()
+            .map(payment)
+            .collect::<Result<_, _>>()?,
+        refunds: refunds.into_iter().map(refund).collect::<Result<_, _>>()?,
     })
 }
 
@@ -280,6 +369,8 @@ pub(crate) fn created(o: &NewOrder) -> Order {
             reason: None,
             at: o.created_at,
         }],
+        payments: Vec::new(),
+        refunds: Vec::new(),
     }
 }
 
@@ -298,8 +389,10 @@ pub(crate) fn cart_matches(cart: &[(Uuid, i64, i64)], lines: &[OrderLine]) -> bo
 
 /// Expands, in a module of an adapter whose store has a `pool` field, to
 /// `impl CommerceStore for $store` and the modules of SQL it calls.
-/// `begin` starts a write transaction; `least` is the two-argument minimum;
-/// `for_update` is appended to reads that must lock their rows; `json` is
+/// `begin` starts a write transaction; `least` and `greatest` are the
+/// two-argument minimum and maximum; `for_update` is appended to reads that
+/// must lock their rows, `skip_locked` to the queue's claim (so concurrent
+/// workers take different payments); `json` is
 /// the type of the address column; `key_lock` is an optional statement
 /// taking a transaction-scoped lock on `$1` (the idempotency scope and key).
 macro_rules! commerce_store {
@@ -307,7 +400,9 @@ macro_rules! commerce_store {
         $store:ty, $db:ty,
         begin = $begin:literal,
         least = $least:literal,
+        greatest = $greatest:literal,
         for_update = $fu:literal,
+        skip_locked = $skip:literal,
         json = $json:literal,
         key_lock = $key_lock:expr $(,)?
     ) => {
@@ -323,7 +418,11 @@ macro_rules! commerce_store {
         mod stock {
             $crate::commerce::stock::stock_sql!($db, $begin, $fu);
         }
+        mod payments {
+            $crate::commerce::payments::payment_sql!($db, $begin, $fu, $greatest, $skip);
+        }
         $crate::commerce::port::commerce_impl!($store);
+        $crate::commerce::port::payment_impl!($store);
     };
 }
 pub(crate) use commerce_store;
@@ -382,21 +481,45 @@ mod tests {
 
     #[test]
     fn rows_the_domain_cannot_read_are_internal_errors() {
-        let ok = order(row("paid", Some(Uuid::nil()), None, None), vec![], vec![]).unwrap();
+        let ok = order(
+            row("paid", Some(Uuid::nil()), None, None),
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        )
+        .unwrap();
         assert_eq!(ok.status, OrderStatus::Paid);
         assert_eq!(ok.address.country, "GB");
-        let guest = order(row("paid", None, Some("g@x"), Some("t")), vec![], vec![]).unwrap();
+        let guest = order(
+            row("paid", None, Some("g@x"), Some("t")),
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        )
+        .unwrap();
         assert!(matches!(guest.owner, OrderOwner::Guest { .. }));
         for bad in [
             order(
                 row("shipped", Some(Uuid::nil()), None, None),
                 vec![],
                 vec![],
+                vec![],
+                vec![],
             ),
-            order(row("paid", None, Some("g@x"), None), vec![], vec![]),
+            order(
+                row("paid", None, Some("g@x"), None),
+                vec![],
+                vec![],
+                vec![],
+                vec![],
+            ),
             order(
                 row("paid", Some(Uuid::nil()), None, None),
                 vec![(Uuid::nil(), "S".into(), "N".into(), 1, -1)],
+                vec![],
+                vec![],
                 vec![],
             ),
         ] {
@@ -404,6 +527,6 @@ mod tests {
         }
         let mut broken = row("paid", Some(Uuid::nil()), None, None);
         broken.11 = "{}".into();
-        assert!(order(broken, vec![], vec![]).is_err());
+        assert!(order(broken, vec![], vec![], vec![], vec![]).is_err());
     }
 }

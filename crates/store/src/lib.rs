@@ -29,7 +29,13 @@ use emporium_domain::inventory::{
 use emporium_domain::orders::{
     NewOrder, Order, OrderFilter, OrderStatus, OrderSummary, PlaceOutcome, TransitionOutcome,
 };
-use emporium_domain::ports::{CatalogStore, CategoryRow, CommerceStore, IdentityStore};
+use emporium_domain::payments::{
+    NewPayment, NewRefund, Payment, PaymentJob, QueueStats, Refund, RefundJob, RefundSettlement,
+    RefundStart, Settled, Settlement, StartOutcome,
+};
+use emporium_domain::ports::{
+    CatalogStore, CategoryRow, CommerceStore, IdentityStore, PaymentStore,
+};
 use emporium_domain::StoreError;
 use uuid::Uuid;
 
@@ -351,5 +357,73 @@ impl CommerceStore for Store {
 
     async fn stock_unstocked(&self, on_hand: u32, now: UnixMillis) -> Result<u64, StoreError> {
         delegate!(self, s => s.stock_unstocked(on_hand, now))
+    }
+}
+
+impl PaymentStore for Store {
+    async fn start_payment(&self, payment: &NewPayment) -> Result<StartOutcome, StoreError> {
+        delegate!(self, s => s.start_payment(payment))
+    }
+
+    async fn settle_payment(
+        &self,
+        id: Uuid,
+        settlement: &Settlement,
+        grace_ms: i64,
+        now: UnixMillis,
+    ) -> Result<Option<Settled>, StoreError> {
+        delegate!(self, s => s.settle_payment(id, settlement, grace_ms, now))
+    }
+
+    async fn claim_payments(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<PaymentJob>, StoreError> {
+        delegate!(self, s => s.claim_payments(now, lease_until, limit))
+    }
+
+    async fn payment(&self, id: Uuid) -> Result<Option<Payment>, StoreError> {
+        delegate!(self, s => s.payment(id))
+    }
+
+    async fn payment_by_reference(&self, reference: &str) -> Result<Option<Payment>, StoreError> {
+        delegate!(self, s => s.payment_by_reference(reference))
+    }
+
+    async fn queue_stats(&self) -> Result<QueueStats, StoreError> {
+        delegate!(self, s => s.queue_stats())
+    }
+
+    async fn record_event(
+        &self,
+        event_id: &str,
+        kind: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.record_event(event_id, kind, now))
+    }
+
+    async fn start_refund(&self, refund: &NewRefund) -> Result<RefundStart, StoreError> {
+        delegate!(self, s => s.start_refund(refund))
+    }
+
+    async fn settle_refund(
+        &self,
+        id: Uuid,
+        settlement: &RefundSettlement,
+        now: UnixMillis,
+    ) -> Result<Option<Refund>, StoreError> {
+        delegate!(self, s => s.settle_refund(id, settlement, now))
+    }
+
+    async fn claim_refunds(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> Result<Vec<RefundJob>, StoreError> {
+        delegate!(self, s => s.claim_refunds(now, lease_until, limit))
     }
 }

@@ -1,6 +1,7 @@
 //! Orders and their state machine:
 //! `pending_payment → paid → fulfilled`, `pending_payment → cancelled`,
-//! `paid → refunded`. Every transition is recorded with its time and actor.
+//! `paid → refunded`, `fulfilled → refunded` (once refunds reach what was
+//! paid; a partial refund leaves the state as it is). Every transition is recorded with its time and actor.
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,6 +51,7 @@ impl OrderStatus {
                 | (PendingPayment, Cancelled)
                 | (Paid, Fulfilled)
                 | (Paid, Refunded)
+                | (Fulfilled, Refunded)
         )
     }
 
@@ -134,6 +136,35 @@ pub struct Order {
     pub expires_at: UnixMillis,
     /// Oldest first.
     pub events: Vec<OrderEvent>,
+    /// Card payments, oldest first.
+    pub payments: Vec<crate::payments::Payment>,
+    /// Oldest first.
+    pub refunds: Vec<crate::payments::Refund>,
+}
+
+impl Order {
+    /// The payment being made now, if any.
+    pub fn payment_in_flight(&self) -> Option<&crate::payments::Payment> {
+        self.payments.iter().rev().find(|p| p.status.in_flight())
+    }
+
+    /// What card payments took (minor units).
+    pub fn paid_amount(&self) -> i64 {
+        self.payments
+            .iter()
+            .filter(|p| p.status == crate::payments::PaymentStatus::Succeeded)
+            .map(|p| p.amount)
+            .sum()
+    }
+
+    /// What refunds gave back (minor units).
+    pub fn refunded_amount(&self) -> i64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.status == crate::payments::RefundStatus::Succeeded)
+            .map(|r| r.amount)
+            .sum()
+    }
 }
 
 /// An order in a list.
@@ -220,6 +251,8 @@ pub enum TransitionOutcome {
     Refused {
         current: OrderStatus,
     },
+    /// The order is in `from` but a payment of it is in flight.
+    PaymentInFlight,
     NotFound,
 }
 
@@ -246,6 +279,7 @@ mod tests {
             (PendingPayment, Cancelled),
             (Paid, Fulfilled),
             (Paid, Refunded),
+            (Fulfilled, Refunded),
         ];
         for from in OrderStatus::ALL {
             for to in OrderStatus::ALL {

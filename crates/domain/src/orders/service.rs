@@ -320,6 +320,9 @@ impl<S: CommerceStore> Shop<S> {
                 to,
             });
         }
+        if order.payment_in_flight().is_some() {
+            return Err(ShopError::PaymentInProgress);
+        }
         match self
             .store
             .transition_order(order.id, order.status, to, actor, reason, now_ms())
@@ -329,6 +332,7 @@ impl<S: CommerceStore> Shop<S> {
             TransitionOutcome::Refused { current } => {
                 Err(ShopError::IllegalTransition { from: current, to })
             }
+            TransitionOutcome::PaymentInFlight => Err(ShopError::PaymentInProgress),
             TransitionOutcome::NotFound => Err(ShopError::NotFound("order")),
         }
     }

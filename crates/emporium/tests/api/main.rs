@@ -14,6 +14,8 @@ mod cli;
 mod concurrency;
 mod identity;
 mod ops;
+mod payments;
+mod pci;
 mod roles;
 mod shop;
 mod support;

@@ -89,6 +89,16 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `emporium serve --role <role>` with `env` and waits until it listens.
     pub fn start(role: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_logged(role, data_dir, env, None)
+    }
+
+    /// As [`ServerProcess::start`], its logs (stderr) written to `log`.
+    pub fn start_logged(
+        role: &str,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> ServerProcess {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"));
         cmd.args([
@@ -108,6 +118,9 @@ impl ServerProcess {
         .stdout(std::process::Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(log) = log {
+            cmd.stderr(std::fs::File::create(log).unwrap());
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();

@@ -4,8 +4,6 @@
 //! a 2xx or the attempts run out. Delivery state lives in the ledger, so a
 //! restart resumes where it stopped; API responses never wait for it.
 
-mod signature;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +13,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use signature::{sign, verify, VerifyError, SIGNATURE_HEADER};
+pub use emporium_payments::webhook::{sign, verify, VerifyError, SIGNATURE_HEADER};
 
 use crate::config::WebhookRetry;
 use crate::ledger::{EventDelivery, Ledger, StoredEvent};

@@ -54,7 +54,23 @@ macro_rules! order_sql {
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-            $crate::commerce::order(row, lines, events).map(Some)
+            let payments: Vec<$crate::commerce::PaymentRow> = sqlx::query_as(concat!(
+                $crate::commerce::payment_columns!(),
+                " WHERE order_id = $1 ORDER BY id"
+            ))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+            let refunds: Vec<$crate::commerce::RefundRow> = sqlx::query_as(concat!(
+                $crate::commerce::refund_columns!(),
+                " WHERE order_id = $1 ORDER BY id"
+            ))
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+            $crate::commerce::order(row, lines, events, payments, refunds).map(Some)
         }
 
         pub(super) async fn list(
@@ -90,7 +106,8 @@ macro_rules! order_sql {
         ) -> Result<TransitionOutcome, StoreError> {
             let mut tx = pool.begin_with($begin).await.map_err(db)?;
             let moved = sqlx::query(
-                "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+                "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 \
+                 AND payment_in_flight IS NULL",
             )
             .bind(to.as_str())
             .bind(now)
@@ -100,17 +117,18 @@ macro_rules! order_sql {
             .await
             .map_err(db)?;
             if moved.rows_affected() == 0 {
-                let current: Option<String> =
-                    sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+                let current: Option<(String, Option<Uuid>)> =
+                    sqlx::query_as("SELECT status, payment_in_flight FROM orders WHERE id = $1")
                         .bind(id)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?;
                 tx.rollback().await.map_err(db)?;
                 return Ok(match current {
-                    Some(s) => TransitionOutcome::Refused {
+                    Some((s, _)) if s != from.as_str() => TransitionOutcome::Refused {
                         current: $crate::commerce::status(&s)?,
                     },
+                    Some(_) => TransitionOutcome::PaymentInFlight,
                     None => TransitionOutcome::NotFound,
                 });
             }
@@ -140,7 +158,7 @@ macro_rules! order_sql {
 
         /// Ends an order's reservation: the units leave stock (`consume`,
         /// a sale) or become available again.
-        async fn settle(
+        pub(super) async fn settle(
             conn: &mut Connection,
             id: Uuid,
             consume: bool,
@@ -180,7 +198,7 @@ macro_rules! order_sql {
         ) -> Result<Vec<Uuid>, StoreError> {
             sqlx::query_scalar(
                 "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at < $1 \
-                 ORDER BY expires_at, id LIMIT $2",
+                 AND payment_in_flight IS NULL ORDER BY expires_at, id LIMIT $2",
             )
             .bind(now)
             .bind(i64::from(limit))

@@ -166,3 +166,91 @@ macro_rules! commerce_impl {
     };
 }
 pub(crate) use commerce_impl;
+
+/// `impl PaymentStore`: each method hands its pool to the `payments` module.
+macro_rules! payment_impl {
+    ($store:ty) => {
+        impl emporium_domain::ports::PaymentStore for $store {
+            async fn start_payment(
+                &self,
+                payment: &emporium_domain::payments::NewPayment,
+            ) -> Result<emporium_domain::payments::StartOutcome, StoreError> {
+                payments::start(&self.pool, payment).await
+            }
+
+            async fn settle_payment(
+                &self,
+                id: Uuid,
+                settlement: &emporium_domain::payments::Settlement,
+                grace_ms: i64,
+                now: UnixMillis,
+            ) -> Result<Option<emporium_domain::payments::Settled>, StoreError> {
+                payments::settle(&self.pool, id, settlement, grace_ms, now).await
+            }
+
+            async fn claim_payments(
+                &self,
+                now: UnixMillis,
+                lease_until: UnixMillis,
+                limit: u32,
+            ) -> Result<Vec<emporium_domain::payments::PaymentJob>, StoreError> {
+                payments::claim(&self.pool, now, lease_until, limit).await
+            }
+
+            async fn payment(
+                &self,
+                id: Uuid,
+            ) -> Result<Option<emporium_domain::payments::Payment>, StoreError> {
+                payments::by_id(&self.pool, id).await
+            }
+
+            async fn payment_by_reference(
+                &self,
+                reference: &str,
+            ) -> Result<Option<emporium_domain::payments::Payment>, StoreError> {
+                payments::by_reference(&self.pool, reference).await
+            }
+
+            async fn queue_stats(
+                &self,
+            ) -> Result<emporium_domain::payments::QueueStats, StoreError> {
+                payments::stats(&self.pool).await
+            }
+
+            async fn record_event(
+                &self,
+                event_id: &str,
+                kind: &str,
+                now: UnixMillis,
+            ) -> Result<bool, StoreError> {
+                payments::record_event(&self.pool, event_id, kind, now).await
+            }
+
+            async fn start_refund(
+                &self,
+                refund: &emporium_domain::payments::NewRefund,
+            ) -> Result<emporium_domain::payments::RefundStart, StoreError> {
+                payments::start_refund(&self.pool, refund).await
+            }
+
+            async fn settle_refund(
+                &self,
+                id: Uuid,
+                settlement: &emporium_domain::payments::RefundSettlement,
+                now: UnixMillis,
+            ) -> Result<Option<emporium_domain::payments::Refund>, StoreError> {
+                payments::settle_refund(&self.pool, id, settlement, now).await
+            }
+
+            async fn claim_refunds(
+                &self,
+                now: UnixMillis,
+                lease_until: UnixMillis,
+                limit: u32,
+            ) -> Result<Vec<emporium_domain::payments::RefundJob>, StoreError> {
+                payments::claim_refunds(&self.pool, now, lease_until, limit).await
+            }
+        }
+    };
+}
+pub(crate) use payment_impl;

@@ -14,7 +14,9 @@ crate::commerce::commerce_store!(
     sqlx::Postgres,
     begin = "BEGIN",
     least = "LEAST",
+    greatest = "GREATEST",
     for_update = " FOR UPDATE",
+    skip_locked = " FOR UPDATE SKIP LOCKED",
     json = "JSONB",
     key_lock = Some("SELECT pg_advisory_xact_lock(hashtext($1))"),
 );

@@ -10,7 +10,9 @@ crate::commerce::commerce_store!(
     sqlx::Sqlite,
     begin = "BEGIN IMMEDIATE",
     least = "MIN",
+    greatest = "MAX",
     for_update = "",
+    skip_locked = "",
     json = "TEXT",
     key_lock = None,
 );

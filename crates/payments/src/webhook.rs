@@ -1,13 +1,16 @@
-//! `Stripe-Signature` headers: `t=<unix seconds>,v1=<hex HMAC-SHA256 of
-//! "<t>.<body>">`, keyed with the whole webhook secret (`whsec_…`) as
-//! Stripe does. Verification compares in constant time (ring) and rejects
-//! timestamps outside the tolerance, which bounds replays.
+//! The provider's webhooks: `Stripe-Signature` headers (`t=<unix
+//! seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed with the whole
+//! webhook secret `whsec_…` as Stripe does) and the events the shop acts
+//! on. Verification compares in constant time (ring) and rejects
+//! timestamps outside the tolerance, which bounds replays; `paysim` signs
+//! with the same code.
 
 use std::time::Duration;
 
+use emporium_domain::payments::ProviderEvent;
 use ring::hmac;
-
-use crate::model::hex;
+use serde_json::Value;
+use uuid::Uuid;
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
@@ -68,6 +71,68 @@ pub fn verify(
         return Err(VerifyError::OutsideTolerance { age_secs });
     }
     Ok(())
+}
+
+/// A webhook event: its id, its type, and what it means to the shop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: String,
+    pub kind: String,
+    pub event: ProviderEvent,
+}
+
+/// Reads a Stripe event (`{"id":"evt_…","type":…,"data":{"object":…}}`);
+/// None if the body is not one.
+pub fn parse_event(body: &[u8]) -> Option<Event> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let id = v["id"]
+        .as_str()
+        .filter(|id| !id.is_empty() && id.len() <= 255)?;
+    let kind = v["type"].as_str()?;
+    let object = &v["data"]["object"];
+    let text = |field: &Value| field.as_str().map(str::to_owned);
+    let payment_id = || {
+        object["metadata"]["payment_id"]
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+    };
+    let event = match kind {
+        "payment_intent.succeeded" => ProviderEvent::PaymentSucceeded {
+            reference: text(&object["id"])?,
+            payment_id: payment_id(),
+        },
+        "payment_intent.payment_failed" => {
+            let error = &object["last_payment_error"];
+            ProviderEvent::PaymentFailed {
+                reference: text(&object["id"])?,
+                payment_id: payment_id(),
+                code: text(&error["decline_code"])
+                    .or_else(|| text(&error["code"]))
+                    .unwrap_or_else(|| "card_declined".into()),
+                message: text(&error["message"]).unwrap_or_else(|| "the card was declined".into()),
+            }
+        }
+        "charge.refunded" => ProviderEvent::Refunded {
+            reference: text(&object["payment_intent"]).or_else(|| text(&object["id"]))?,
+            amount: object["amount_refunded"].as_i64().unwrap_or(0),
+        },
+        other => ProviderEvent::Other(other.to_owned()),
+    };
+    Some(Event {
+        id: id.to_owned(),
+        kind: kind.to_owned(),
+        event,
+    })
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
+        .iter()
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 fn key(secret: &str) -> hmac::Key {
@@ -148,6 +213,42 @@ mod tests {
             verify("whsec_x", &forged, b"body", TOLERANCE, 2_000),
             Err(VerifyError::Mismatch)
         );
+    }
+
+    #[test]
+    fn events_are_read_from_stripe_payloads() {
+        let pid = Uuid::now_v7();
+        let body = serde_json::json!({
+            "id": "evt_1", "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1", "metadata": {"payment_id": pid.to_string()}}}
+        });
+        let e = parse_event(body.to_string().as_bytes()).unwrap();
+        assert_eq!(e.id, "evt_1");
+        assert_eq!(
+            e.event,
+            ProviderEvent::PaymentSucceeded {
+                reference: "pi_1".into(),
+                payment_id: Some(pid)
+            }
+        );
+        let failed = serde_json::json!({
+            "id": "evt_2", "type": "payment_intent.payment_failed",
+            "data": {"object": {"id": "pi_2", "metadata": {},
+                "last_payment_error": {"code": "card_declined", "decline_code": "insufficient_funds", "message": "no"}}}
+        });
+        let e = parse_event(failed.to_string().as_bytes()).unwrap();
+        assert!(
+            matches!(e.event, ProviderEvent::PaymentFailed { ref code, payment_id: None, .. } if code == "insufficient_funds")
+        );
+        let other =
+            serde_json::json!({"id": "evt_3", "type": "customer.created", "data": {"object": {}}});
+        assert_eq!(
+            parse_event(other.to_string().as_bytes()).unwrap().event,
+            ProviderEvent::Other("customer.created".into())
+        );
+        for bad in [&b"not json"[..], b"{}", b"{\"id\":\"evt\"}", b"[]"] {
+            assert!(parse_event(bad).is_none());
+        }
     }
 
     #[test]

@@ -1,7 +1,6 @@
-//! Payments through an outside provider. Emporium never sees card data: a
-//! client tokenizes the card with the provider and Emporium charges the
-//! token. The provider is an outside service we may swap, so its port is a
-//! trait object (`Arc<dyn PaymentProvider>`).
+//! The payment provider's port. The provider is an outside service we may
+//! swap (Stripe, or `paysim` in test mode), so the port is a trait object
+//! (`Arc<dyn PaymentProvider>`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +16,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChargeRequest {
     pub order_id: Uuid,
+    /// Emporium's payment id, sent as metadata so that webhooks name it.
+    pub payment_id: Uuid,
     /// Minor units.
     pub amount: i64,
     pub currency: Currency,

@@ -1,0 +1,19 @@
+//! Payments through an outside provider. Emporium never sees card data: a
+//! client tokenizes the card with the provider and Emporium charges the
+//! token (`provider`). A payment is recorded before the provider is asked
+//! and settled after (`model`), so a payment whose answer never came is
+//! retried from a durable queue with the same idempotency key by a worker
+//! (`service`), and the provider's webhooks reconcile late answers.
+
+mod model;
+mod provider;
+mod service;
+
+pub use model::{
+    NewPayment, NewRefund, Payment, PaymentJob, PaymentStatus, ProviderEvent, QueueStats, Refund,
+    RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled, Settlement, StartOutcome,
+};
+pub use provider::{
+    BoxFuture, ChargeOutcome, ChargeRequest, PaymentProvider, ProviderError, RefundRequest,
+};
+pub use service::{DrainReport, PayOutcome, PaymentPolicy, Payments, Reconciled, RefundOutcome};
