@@ -275,14 +275,18 @@ macro_rules! payment_sql {
         ) -> Result<Vec<PaymentJob>, StoreError> {
             let rows: Vec<(Uuid, Uuid, i64, String, String, String, i64, UnixMillis)> =
                 sqlx::query_as(concat!(
-                    "UPDATE payments SET status = 'processing', next_attempt_at = $1, \
-                     attempts = attempts + 1, updated_at = $2 \
-                     WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
-                     AND id IN (SELECT id FROM payments \
+                    // The CTE is computed once: as a plain `IN (subquery)`,
+                    // PostgreSQL may re-run the subquery per row and skip
+                    // the rows it just updated, claiming past `LIMIT`.
+                    "WITH due AS MATERIALIZED (SELECT id FROM payments \
                      WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
                      ORDER BY next_attempt_at LIMIT $3",
                     $skip,
-                    ") RETURNING id, order_id, amount, currency, payment_token, \
+                    ") UPDATE payments SET status = 'processing', next_attempt_at = $1, \
+                     attempts = attempts + 1, updated_at = $2 \
+                     WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
+                     AND id IN (SELECT id FROM due) \
+                     RETURNING id, order_id, amount, currency, payment_token, \
                      idempotency_key, attempts, created_at"
                 ))
                 .bind(lease_until)
@@ -546,6 +550,17 @@ macro_rules! payment_sql {
             actor: &str,
             now: UnixMillis,
         ) -> Result<(), StoreError> {
+            // Lock the order first: the sum below then sees every refund
+            // committed by a concurrent settlement that held the lock.
+            let from: Option<String> = sqlx::query_scalar(concat!(
+                "SELECT status FROM orders WHERE id = $1 AND status IN ('paid', 'fulfilled')",
+                $fu
+            ))
+            .bind(order_id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+            let Some(from) = from else { return Ok(()) };
             let (paid, refunded): (i64, i64) = sqlx::query_as(
                 "SELECT p.amount, CAST(COALESCE((SELECT SUM(r.amount) FROM refunds r \
                  WHERE r.payment_id = p.id AND r.status = 'succeeded'), 0) AS BIGINT) \
@@ -558,15 +573,6 @@ macro_rules! payment_sql {
             if refunded < paid {
                 return Ok(());
             }
-            let from: Option<String> = sqlx::query_scalar(concat!(
-                "SELECT status FROM orders WHERE id = $1 AND status IN ('paid', 'fulfilled')",
-                $fu
-            ))
-            .bind(order_id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db)?;
-            let Some(from) = from else { return Ok(()) };
             sqlx::query("UPDATE orders SET status = 'refunded', updated_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(order_id)
@@ -594,13 +600,14 @@ macro_rules! payment_sql {
             limit: u32,
         ) -> Result<Vec<RefundJob>, StoreError> {
             let rows: Vec<(Uuid, Uuid, i64, Uuid, String)> = sqlx::query_as(concat!(
-                "UPDATE refunds SET next_attempt_at = $1, updated_at = $2 \
-                 WHERE status = 'pending' AND next_attempt_at <= $2 \
-                 AND id IN (SELECT id FROM refunds \
+                "WITH due AS MATERIALIZED (SELECT id FROM refunds \
                  WHERE status = 'pending' AND next_attempt_at <= $2 \
                  ORDER BY next_attempt_at LIMIT $3",
                 $skip,
-                ") RETURNING id, order_id, amount, payment_id, idempotency_key"
+                ") UPDATE refunds SET next_attempt_at = $1, updated_at = $2 \
+                 WHERE status = 'pending' AND next_attempt_at <= $2 \
+                 AND id IN (SELECT id FROM due) \
+                 RETURNING id, order_id, amount, payment_id, idempotency_key"
             ))
             .bind(lease_until)
             .bind(now)

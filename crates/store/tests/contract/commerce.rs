@@ -1,11 +1,13 @@
 //! Commerce behaviours every store must show: carts (including concurrent
 //! adds and merges), checkout (idempotency, re-pricing, stock reservation
-//! under concurrency), order transitions and listings, and stock changes.
+//! under concurrency), order transitions and listings, stock changes, and
+//! card payments and refunds of orders.
 //! Shared fixtures here; the behaviours in `commerce/`.
 
 mod carts;
 mod checkout;
 mod orders;
+mod payments;
 
 use std::collections::HashMap;
 
