@@ -192,6 +192,25 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
         }
         store.close().await;
     }
+    if args.payments > 0 {
+        let store = startup::open_store(config).await?;
+        let (healthy, drained) = crate::bench_payments::run(
+            args.addr,
+            &args.paysim,
+            &store,
+            args.payments,
+            args.payment_rate,
+        )
+        .await?;
+        println!("{healthy}");
+        println!(
+            "payment queue: {} payments queued while the provider was down; empty {:.2} s after it came back",
+            args.payments,
+            drained.as_secs_f64()
+        );
+        reports.push(healthy);
+        store.close().await;
+    }
     if args.direct {
         let store = startup::open_store(config).await?;
         let products = store.product_count().await?;

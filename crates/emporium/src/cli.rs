@@ -167,6 +167,17 @@ pub struct BenchArgs {
     /// product and check out, back to back (stocks 20 popular products through the store).
     #[arg(long)]
     pub checkout: bool,
+    /// Also measure paying: N payments open loop at --payment-rate against a healthy
+    /// provider, then N payments queued while it is down and the time the queue takes to
+    /// drain once it is back. The server must use the paysim at --paysim as its provider.
+    #[arg(long, default_value_t = 0)]
+    pub payments: usize,
+    /// Payments per second in the healthy open-loop run.
+    #[arg(long, default_value_t = 20)]
+    pub payment_rate: u32,
+    /// The paysim the server pays through (for `--payments`).
+    #[arg(long, default_value = "http://127.0.0.1:8090")]
+    pub paysim: String,
     /// Which runs: open, closed or all.
     #[arg(long, default_value = "all")]
     pub mode: String,
