@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit tests, the store contract suite on
-# SQLite and PostgreSQL, the cache contract on memory and Redis, and the
-# HTTP tests against the real server. Needs PostgreSQL on 127.0.0.1:5432
-# and Redis on 127.0.0.1:6379 (see README.md; .ci/run starts them).
+# Runs every test: the workspace's (unit tests, the store contract suite on
+# SQLite and PostgreSQL, the cache contract on memory and Redis, the HTTP
+# tests against the real server, paysim's), then the storefront's
+# end-to-end tests in headless Chromium (e2e/, scripts/e2e.sh). Needs
+# PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, Node.js 20+
+# and Debian's chromium (installed here when missing and apt-get can run;
+# see README.md; .ci/run prepares all of it). Arguments are passed to
+# `cargo test` and skip the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The contention tests open a thousand connections at once.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-exec cargo test --workspace "$@"
+cargo test --workspace "$@"
+[ $# -gt 0 ] && exit 0
+
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo -n"
+  echo "== installing Debian's chromium for the browser tests"
+  $sudo_ apt-get update -qq && $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+    || { echo "cannot install chromium: apt-get install chromium, then run again" >&2; exit 1; }
+fi
+cargo build -p emporium
+bash scripts/e2e.sh

@@ -120,7 +120,12 @@ function onLinkClick(e) {
   if (!a || a.target || a.hasAttribute("download")) return;
   const url = new URL(a.href, location.href);
   if (url.origin !== location.origin || /^\/(api|health|metrics)\b/.test(url.pathname)) return;
-  if (url.hash && url.pathname === location.pathname && url.search === location.search) return; // in-page
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) {
+    // In-page ("Skip to content"): move the focus there without a history entry.
+    const target = document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    if (target) { e.preventDefault(); target.focus(); target.scrollIntoView(); }
+    return;
+  }
   e.preventDefault();
   navigate(url.href);
 }

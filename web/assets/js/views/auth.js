@@ -55,5 +55,5 @@ export async function render(ctx) {
   });
   ctx.show(el("h1", {}, title), form,
     el("p", {}, register ? "Already have an account? " : "New here? ", el("a", { href: other }, register ? "Sign in" : "Create an account"),
-      next === "/checkout" ? el("span", {}, " · or ", el("a", { href: "/checkout?guest=1" }, "check out as a guest")) : null));
+      next === "/checkout" ? el("span", {}, " · or ", el("a", { href: "/checkout" }, "check out as a guest")) : null));
 }

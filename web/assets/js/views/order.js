@@ -119,6 +119,15 @@ export async function render(ctx) {
         }).catch(() => {});
         return;
       }
+      if (!e.status || e.status >= 500) {
+        // The answer was lost, not necessarily the payment: see what the order says.
+        const fresh = await load().catch(() => null);
+        if (fresh && (fresh.status !== "pending_payment" || inFlight(fresh))) {
+          draw(fresh, fresh.status === "paid" ? "Payment received — thank you!" : null);
+          if (inFlight(fresh)) poll();
+          return;
+        }
+      }
       if (e.status === 409) {
         const fresh = await load().catch(() => order);
         draw(fresh, null, `This order can no longer be paid (it is ${statusLabel(fresh.status).toLowerCase()}).`);

@@ -1,0 +1,85 @@
+// Degraded states are shown plainly, never as a blank page: a payment the
+// provider could not take yet (202: "Payment pending — we will confirm by
+// e-mail", then confirmed once the provider is back), and the shop
+// answering 429 or 503.
+//
+// The provider outage is real: right after the card is tokenized the test
+// switches on paysim's "down" fault (`POST /_control/faults`, with paysim's
+// default secret key), so the shop's payment call fails and is queued.
+// The 429 and 503 answers are played by the browser (request routing):
+// the shop has no switch to produce them on demand.
+
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startShop, canPay } from "../lib/shop.js";
+import { join } from "node:path";
+import { launchBrowser, openPage, finish, SCREENSHOTS } from "../lib/browser.js";
+import { addFirstResult, checkout, pay, shownStatus, uniqueEmail, CARD_OK } from "../lib/flows.js";
+
+const SECRET = process.env.E2E_PAYSIM_SECRET_KEY || "sk_test_paysim";
+
+describe("storefront: degraded states", () => {
+  let shop, browser, payments;
+  before(async () => {
+    [shop, browser] = await Promise.all([startShop(), launchBrowser()]);
+    payments = await canPay(shop.url);
+  });
+  after(async () => { await browser?.close(); await shop?.stop(); });
+
+  it("provider down: payment pending, then confirmed when it is back", async (t) => {
+    if (!payments) { t.skip("the server has no POST /api/orders/{id}/pay yet"); return; }
+    const provider = new URL(shop.config.payments.tokenization_url).origin;
+    const faults = (body) => fetch(`${provider}/_control/faults`, {
+      method: "POST", headers: { Authorization: `Bearer ${SECRET}`, "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const tab = await openPage(browser);
+    const { page } = tab;
+    await page.goto(shop.url);
+    await addFirstResult(page, "wireless mouse");
+    await page.goto(`${shop.url}/checkout`);
+    await checkout(page, { email: uniqueEmail("queued") });
+    // Tokenizing works; then the provider goes down before the shop charges.
+    await page.route(shop.config.payments.tokenization_url, async (route) => {
+      const response = await route.fetch();
+      const set = await faults({ down: true });
+      assert.equal(set.status, 200, "paysim accepted the fault");
+      await route.fulfill({ response });
+    });
+    try {
+      await pay(page, CARD_OK);
+      await page.getByRole("heading", { level: 1, name: "Payment pending" }).waitFor({ timeout: 60_000 });
+      assert.match(await page.locator("#payment-pending").textContent(), /Payment pending — we will confirm by e-mail/);
+      assert.equal(await shownStatus(page), "pending_payment");
+      await page.screenshot({ path: join(SCREENSHOTS, "payment-pending.png"), fullPage: true }).catch(() => {});
+    } finally {
+      await faults({});
+    }
+    // The shop retries the queued payment; the page keeps asking and shows the result.
+    await page.getByRole("heading", { level: 1, name: "Thank you — your order is confirmed" }).waitFor({ timeout: 60_000 });
+    assert.equal(await shownStatus(page), "paid");
+    await finish(tab, "payment-pending-then-paid");
+  });
+
+  it("a 503 or 429 from the shop shows a message and a way to retry", async () => {
+    const tab = await openPage(browser, { width: 375, height: 812 });
+    const { page } = tab;
+    let answer = { status: 503, headers: {}, body: { error: { code: "unavailable", message: "the shop is busy", details: [] } } };
+    await page.route("**/api/products?*", (route) => (answer
+      ? route.fulfill({ status: answer.status, headers: answer.headers, contentType: "application/json", body: JSON.stringify(answer.body) })
+      : route.continue()));
+
+    await page.goto(`${shop.url}/?q=laptop`);
+    await page.getByRole("alert").getByText("The shop is busy or briefly unavailable. Please try again in a moment.").waitFor();
+    assert.ok(await page.getByRole("heading", { level: 1 }).isVisible(), "the page keeps its heading");
+
+    answer = { status: 429, headers: { "Retry-After": "7" }, body: { error: { code: "rate_limited", message: "too many requests", details: [] } } };
+    await page.getByRole("button", { name: "Try again" }).click();
+    await page.getByRole("alert").getByText("Too many requests right now. Please wait 7 seconds and try again.").waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, "rate-limited.png"), fullPage: true }).catch(() => {});
+
+    answer = null; // the shop is back
+    await page.getByRole("button", { name: "Try again" }).click();
+    await page.locator("#results").waitFor();
+    await finish(tab, "degraded-503-429-recovered");
+  });
+});
