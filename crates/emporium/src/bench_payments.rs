@@ -37,7 +37,9 @@ pub async fn run(
 ) -> anyhow::Result<(Report, Duration)> {
     let http = reqwest::Client::new();
     let page: Value = http
-        .get(format!("http://{addr}/api/products?sort=popularity&limit=1"))
+        .get(format!(
+            "http://{addr}/api/products?sort=popularity&limit=1"
+        ))
         .send()
         .await?
         .json()
@@ -154,8 +156,14 @@ async fn prepare(
                 .json()
                 .await?;
             Ok((
-                placed["order"]["id"].as_str().context("no order")?.to_owned(),
-                placed["order_token"].as_str().context("no token")?.to_owned(),
+                placed["order"]["id"]
+                    .as_str()
+                    .context("no order")?
+                    .to_owned(),
+                placed["order_token"]
+                    .as_str()
+                    .context("no token")?
+                    .to_owned(),
                 pm["id"].as_str().context("no card token")?.to_owned(),
             ))
         })
@@ -165,7 +173,11 @@ async fn prepare(
     made.into_iter().collect()
 }
 
-async fn pay(http: &reqwest::Client, addr: SocketAddr, (id, token, pm): &Payable) -> anyhow::Result<u16> {
+async fn pay(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    (id, token, pm): &Payable,
+) -> anyhow::Result<u16> {
     let res = http
         .post(format!("http://{addr}/api/orders/{id}/pay"))
         .header("x-order-token", token)
@@ -179,7 +191,12 @@ async fn pay(http: &reqwest::Client, addr: SocketAddr, (id, token, pm): &Payable
 
 /// Pays each order at its due time (`rate` per second), timing each from
 /// when it was due; a payment that is not 200 counts as an error.
-async fn open_loop(http: &reqwest::Client, addr: SocketAddr, orders: Vec<Payable>, rate: u32) -> Report {
+async fn open_loop(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    orders: Vec<Payable>,
+    rate: u32,
+) -> Report {
     let mut report = Report::empty(&format!("pay open loop {rate}/s (healthy provider)"));
     let histogram = Arc::new(Mutex::new(emporium_bench::new_histogram()));
     let first_error: Arc<Mutex<Option<String>>> = Arc::default();

@@ -236,9 +236,11 @@ impl From<ShopError> for ApiError {
             ShopError::PaymentInProgress => {
                 ApiError::new(StatusCode::CONFLICT, "payment_in_progress", message)
             }
-            ShopError::PaymentsDisabled => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "payments_disabled", message)
-            }
+            ShopError::PaymentsDisabled => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "payments_disabled",
+                message,
+            ),
             ShopError::NotPayable { status } => {
                 ApiError::new(StatusCode::CONFLICT, "order_not_payable", message)
                     .with_context(json!({ "status": status }))

@@ -101,7 +101,10 @@ async fn payment_webhook(
     if let ProviderEvent::Refunded { reference, amount } = &event.event {
         tracing::info!(%reference, amount, event = %event.id, "provider reports a refund");
     }
-    let done = s.shop.reconcile(&event.id, &event.kind, event.event).await?;
+    let done = s
+        .shop
+        .reconcile(&event.id, &event.kind, event.event)
+        .await?;
     let outcome = if done.duplicate {
         "duplicate"
     } else if done.changed {

@@ -117,6 +117,7 @@ pub(crate) type PaymentRow = (
     i64,
     UnixMillis,
     UnixMillis,
+    bool,
 );
 /// [`REFUND_COLUMNS`].
 pub(crate) type RefundRow = (
@@ -136,7 +137,7 @@ pub(crate) type RefundRow = (
 macro_rules! payment_columns {
     () => {
         "SELECT id, order_id, status, amount, currency, provider_reference, decline_code, \
-         message, attempts, created_at, updated_at FROM payments"
+         message, attempts, created_at, updated_at, orphaned FROM payments"
     };
 }
 pub(crate) use payment_columns;
@@ -151,8 +152,9 @@ macro_rules! refund_columns {
 pub(crate) use refund_columns;
 
 pub(crate) fn payment(row: PaymentRow) -> Result<Payment, StoreError> {
-    let (id, order_id, st, amount, currency, reference, code, message, attempts, created, updated) =
-        row;
+    let (id, order_id, st, amount, currency, reference, code, message, attempts, created, updated) = (
+        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10,
+    );
     Ok(Payment {
         id,
         order_id,
@@ -165,6 +167,7 @@ pub(crate) fn payment(row: PaymentRow) -> Result<Payment, StoreError> {
         attempts: count(attempts)?,
         created_at: created,
         updated_at: updated,
+        orphaned: row.11,
     })
 }
 

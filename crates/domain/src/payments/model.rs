@@ -95,6 +95,9 @@ pub struct Payment {
     pub attempts: u32,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// It succeeded for an order that could no longer take it (cancelled,
+    /// or paid by another payment): the money must be given back by hand.
+    pub orphaned: bool,
 }
 
 /// A payment to record before asking the provider.

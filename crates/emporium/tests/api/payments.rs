@@ -704,7 +704,7 @@ async fn a_waiting_payment_queue_raises_an_alert_and_clears_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shop_killed_with_payments_queued_drains_them_after_a_restart() {
+async fn a_shop_killed_with_payments_queued_drains_them_in_the_worker_role_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let seeded = std::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
         .args(["seed", "--file", crate::support::FIXTURE, "--data-dir"])
@@ -785,12 +785,29 @@ async fn a_shop_killed_with_payments_queued_drains_them_after_a_restart() {
     }
     drop(server); // SIGKILL: nothing gets to finish.
     sim.faults(json!({})).await;
-    let server = ServerProcess::start("all", dir.path(), &env);
+    // The API role alone does not drain the queue…
+    let api = ServerProcess::start("api", dir.path(), &env);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for order in &orders {
+        let o: Value = http
+            .get(api.url(&format!("/api/orders/{}", order.0)))
+            .header("x-order-token", &order.1)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(o["status"], "pending_payment", "{o}");
+        assert_eq!(o["payment_status"], "queued", "{o}");
+    }
+    // …the worker role does.
+    let _worker = ServerProcess::start("worker", dir.path(), &env);
     let start = Instant::now();
     for order in &orders {
         loop {
             let o: Value = http
-                .get(server.url(&format!("/api/orders/{}", order.0)))
+                .get(api.url(&format!("/api/orders/{}", order.0)))
                 .header("x-order-token", &order.1)
                 .send()
                 .await

@@ -17,6 +17,10 @@ CREATE TABLE payments (
     payment_token      TEXT    NOT NULL,
     idempotency_key    TEXT    NOT NULL UNIQUE,
     provider_reference TEXT,
+    -- Succeeded for an order that could no longer take it (cancelled, or
+    -- paid by another payment): money to give back; never refunded
+    -- against the order's own payment.
+    orphaned           INTEGER NOT NULL DEFAULT 0,
     decline_code       TEXT,
     message            TEXT,
     attempts           INTEGER NOT NULL DEFAULT 0,

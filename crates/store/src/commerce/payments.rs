@@ -179,6 +179,12 @@ macro_rules! payment_sql {
                         .map_err(db)?;
                     } else {
                         orphaned = true;
+                        sqlx::query("UPDATE payments SET orphaned = $1 WHERE id = $2")
+                            .bind(true)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
                     }
                     true
                 }
@@ -385,7 +391,7 @@ macro_rules! payment_sql {
                      idempotency_key, reason, actor, next_attempt_at, created_at, updated_at) \
                      SELECT $1, $2, id, 'pending', $3, $4, $5, $6, $7, $8, $8 \
                      FROM payments WHERE order_id = $2 AND status = 'succeeded' \
-                     ORDER BY id LIMIT 1",
+                     AND orphaned = $9 ORDER BY id LIMIT 1",
                 )
                 .bind(job.id)
                 .bind(job.order_id)
@@ -395,6 +401,7 @@ macro_rules! payment_sql {
                 .bind(&r.actor)
                 .bind(r.lease_until)
                 .bind(r.created_at)
+                .bind(false)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
@@ -428,9 +435,11 @@ macro_rules! payment_sql {
             }
             let paid: Option<(Uuid, i64, Option<String>)> = sqlx::query_as(
                 "SELECT id, amount, provider_reference FROM payments \
-                 WHERE order_id = $1 AND status = 'succeeded' ORDER BY id LIMIT 1",
+                 WHERE order_id = $1 AND status = 'succeeded' AND orphaned = $2 \
+                 ORDER BY id LIMIT 1",
             )
             .bind(r.order_id)
+            .bind(false)
             .fetch_optional(&mut *conn)
             .await
             .map_err(db)?;

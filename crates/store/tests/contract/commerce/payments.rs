@@ -153,6 +153,7 @@ async fn a_payment_starts_once_per_order_while_in_flight(db: TestDb) {
         attempts: 1,
         created_at: STARTED,
         updated_at: STARTED,
+        orphaned: false,
     };
     let after = order(&db, o.id).await;
     assert_eq!(after.payments, std::slice::from_ref(&expected));

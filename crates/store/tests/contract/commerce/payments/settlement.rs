@@ -250,6 +250,7 @@ async fn a_late_success_for_an_order_that_can_no_longer_be_paid_is_orphaned(db: 
     let settled = settle(&db, new.id, succeeded("pi_late"), T0 + 41 * MINUTE).await;
     assert!(settled.changed);
     assert!(settled.orphaned, "money taken for a cancelled order");
+    assert!(settled.payment.orphaned);
     assert_eq!(settled.payment.status, PaymentStatus::Succeeded);
     let after = order(&db, o.id).await;
     assert_eq!(after.status, Cancelled);
@@ -269,8 +270,19 @@ async fn a_late_success_for_an_order_that_can_no_longer_be_paid_is_orphaned(db: 
     let late = settle(&db, first.id, succeeded("pi_1"), STARTED + 4 * MINUTE).await;
     assert!(late.changed);
     assert!(late.orphaned, "paid by another payment");
+    assert!(late.payment.orphaned, "recorded as orphaned");
     let after = order(&db, o.id).await;
     assert_eq!(after.status, Paid);
+    let flags: Vec<bool> = after.payments.iter().map(|p| p.orphaned).collect();
+    assert_eq!(flags, [true, false], "only the late success is orphaned");
+    // Refunds go against the payment that paid the order, not the orphan.
+    let refund = super::refunds::new_refund(o.id, None, STARTED + 5 * MINUTE);
+    match db.store.start_refund(&refund).await.unwrap() {
+        emporium_domain::payments::RefundStart::Started(job) => {
+            assert_eq!(job.payment_reference, "pi_2")
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         steps(&after),
         [(None, PendingPayment), (Some(PendingPayment), Paid)]
