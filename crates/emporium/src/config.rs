@@ -234,8 +234,9 @@ impl Config {
                 "auth.access_token_ttl_secs must be at least 30 and at most auth.session_ttl_secs"
             );
         }
-        if !self.auth.jwks_url.is_empty() && !self.auth.jwks_url.starts_with("http://") {
-            bail!("auth.jwks_url must be an http:// URL (the auth role inside your network)");
+        let jwks = &self.auth.jwks_url;
+        if !jwks.is_empty() && !(jwks.starts_with("http://") || jwks.starts_with("https://")) {
+            bail!("auth.jwks_url must be an http(s):// URL (the auth role)");
         }
         self.pricing()
             .validate()
@@ -254,6 +255,15 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 bail!("{name} must be an http(s) URL");
             }
+        }
+        // Card payments cross the network only over TLS; plain http is for
+        // a simulator on this machine.
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+        if p.mode == PaymentMode::Provider
+            && p.provider_url.starts_with("http://")
+            && !loopback.iter().any(|l| p.provider_url.starts_with(l))
+        {
+            bail!("payments.provider_url must be https:// (plain http only for a simulator on 127.0.0.1)");
         }
         let url = &p.alert_webhook_url;
         let http = url.starts_with("http://") || url.starts_with("https://");
@@ -414,6 +424,32 @@ mod tests {
             jail.set_env("EMPORIUM_SHOP__CURRENCY", "USD");
             jail.set_env("DATABASE_URL", "mysql://x");
             assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_real_provider_is_reached_over_tls_only() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            let c = load().map_err(|e| e.to_string())?;
+            assert_eq!(c.payments.mode, PaymentMode::Simulator);
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "provider");
+            jail.set_env(
+                "EMPORIUM_PAYMENTS__PROVIDER_URL",
+                "http://payments.example.com",
+            );
+            let err = load().unwrap_err().to_string();
+            assert!(err.contains("https"), "{err}");
+            for ok in ["https://api.stripe.com", "http://127.0.0.1:8090"] {
+                jail.set_env("EMPORIUM_PAYMENTS__PROVIDER_URL", ok);
+                assert!(load().is_ok(), "{ok}");
+            }
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "sometimes");
+            assert!(load().is_err());
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "off");
+            jail.set_env("EMPORIUM_PAYMENTS__QUEUE_RETRY_MAX_MS", "10");
+            assert!(load().is_err(), "retry max below retry base");
             Ok(())
         });
     }
