@@ -472,6 +472,12 @@ pub trait PaymentStore: Send + Sync + 'static {
 
     fn queue_stats(&self) -> impl Future<Output = Result<QueueStats, StoreError>> + Send;
 
+    /// Whether a provider event id was recorded.
+    fn event_recorded(
+        &self,
+        event_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Records a provider event id; false if it was recorded before.
     fn record_event(
         &self,

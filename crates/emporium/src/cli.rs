@@ -70,9 +70,13 @@ pub struct PaysimArgs {
     /// Share of requests answered 500 without doing anything, 0 to 1.
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
-    /// Charge, then answer only after --timeout-ms (the client times out, the money moved).
+    /// Charge, then answer only after --delay-after-success-ms (the client times out, the
+    /// money moved).
     #[arg(long)]
     pub timeout_after_success: bool,
+    /// With --timeout-after-success: how long the answer is held back, milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub delay_after_success_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -79,8 +79,8 @@ pub enum ServerRole {
     Auth,
     /// The shop's API; verifies tokens without calling the auth role.
     Api,
-    /// The payment queue (and the shop's other background jobs); serves
-    /// only health and metrics.
+    /// The payment queue and the shop's other background jobs; serves no
+    /// API (health, metrics and the static pages only).
     Worker,
 }
 
@@ -235,7 +235,7 @@ impl Config {
             );
         }
         let jwks = &self.auth.jwks_url;
-        if !jwks.is_empty() && !(jwks.starts_with("http://") || jwks.starts_with("https://")) {
+        if !(jwks.is_empty() || jwks.starts_with("http://") || jwks.starts_with("https://")) {
             bail!("auth.jwks_url must be an http(s):// URL (the auth role)");
         }
         self.pricing()
@@ -256,14 +256,44 @@ impl Config {
                 bail!("{name} must be an http(s) URL");
             }
         }
-        // Card payments cross the network only over TLS; plain http is for
-        // a simulator on this machine.
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
-        if p.mode == PaymentMode::Provider
-            && p.provider_url.starts_with("http://")
-            && !loopback.iter().any(|l| p.provider_url.starts_with(l))
+        if p.mode == PaymentMode::Provider {
+            // Card payments cross the network only over TLS, with keys of
+            // their own; plain http and paysim's keys are for a simulator
+            // on this machine.
+            let local = |url: &str| {
+                reqwest::Url::parse(url).is_ok_and(|u| {
+                    matches!(
+                        u.host_str(),
+                        Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
+                    )
+                })
+            };
+            for (name, url) in [
+                ("payments.provider_url", &p.provider_url),
+                ("payments.tokenization_url", &p.tokenization_url),
+            ] {
+                if url.starts_with("http://") && !local(url) {
+                    bail!("{name} must be https:// (plain http only for a simulator on 127.0.0.1)");
+                }
+            }
+            let paysim_keys = p.secret_key.expose_secret() == "sk_test_paysim"
+                || p.webhook_secret.expose_secret() == "whsec_paysim";
+            if paysim_keys && !local(&p.provider_url) {
+                bail!("payments.secret_key and payments.webhook_secret must be the provider's (set EMPORIUM_PAYMENTS__SECRET_KEY and EMPORIUM_PAYMENTS__WEBHOOK_SECRET), not the simulator's");
+            }
+        }
+        if p.mode == PaymentMode::Simulator
+            && matches!(self.server.role, ServerRole::Api | ServerRole::Worker)
         {
-            bail!("payments.provider_url must be https:// (plain http only for a simulator on 127.0.0.1)");
+            bail!("payments.mode = \"simulator\" runs the simulator inside one process (role all); with split roles use mode = \"provider\" and a provider (or one `emporium paysim`) they share");
+        }
+        // The provider call with every retry must end before the server's
+        // own request timeout, so that a slow provider gets a 202 (queued).
+        let attempts = u64::from(p.retries) + 1;
+        let worst = p.timeout_ms.saturating_mul(attempts)
+            + p.backoff_ms.saturating_mul((1u64 << p.retries.min(16)) - 1);
+        if worst >= self.server.request_timeout_ms {
+            bail!("[payments]: timeout_ms × (retries + 1) plus the backoffs ({worst} ms) must be less than server.request_timeout_ms ({} ms)", self.server.request_timeout_ms);
         }
         let url = &p.alert_webhook_url;
         let http = url.starts_with("http://") || url.starts_with("https://");
@@ -429,22 +459,42 @@ mod tests {
     }
 
     #[test]
-    fn a_real_provider_is_reached_over_tls_only() {
+    fn a_real_provider_is_reached_over_tls_with_keys_of_its_own() {
         figment::Jail::expect_with(|jail| {
             let load = || Config::load(None, &Overrides::default());
             let c = load().map_err(|e| e.to_string())?;
             assert_eq!(c.payments.mode, PaymentMode::Simulator);
             jail.set_env("EMPORIUM_PAYMENTS__MODE", "provider");
-            jail.set_env(
-                "EMPORIUM_PAYMENTS__PROVIDER_URL",
+            for bad in [
                 "http://payments.example.com",
+                "http://localhost.example.com",
+            ] {
+                jail.set_env("EMPORIUM_PAYMENTS__PROVIDER_URL", bad);
+                let err = load().unwrap_err().to_string();
+                assert!(err.contains("https"), "{bad}: {err}");
+            }
+            jail.set_env("EMPORIUM_PAYMENTS__PROVIDER_URL", "http://127.0.0.1:8090");
+            assert!(load().is_ok(), "a local simulator");
+            jail.set_env("EMPORIUM_PAYMENTS__PROVIDER_URL", "https://api.stripe.com");
+            jail.set_env(
+                "EMPORIUM_PAYMENTS__TOKENIZATION_URL",
+                "https://api.stripe.com/v1/tokens",
             );
             let err = load().unwrap_err().to_string();
-            assert!(err.contains("https"), "{err}");
-            for ok in ["https://api.stripe.com", "http://127.0.0.1:8090"] {
-                jail.set_env("EMPORIUM_PAYMENTS__PROVIDER_URL", ok);
-                assert!(load().is_ok(), "{ok}");
-            }
+            assert!(err.contains("not the simulator's"), "paysim's keys: {err}");
+            jail.set_env("EMPORIUM_PAYMENTS__SECRET_KEY", "sk_live_x");
+            jail.set_env("EMPORIUM_PAYMENTS__WEBHOOK_SECRET", "whsec_x");
+            assert!(load().is_ok());
+            jail.set_env("EMPORIUM_PAYMENTS__TIMEOUT_MS", "10000");
+            let err = load().unwrap_err().to_string();
+            assert!(err.contains("request_timeout_ms"), "{err}");
+            jail.set_env("EMPORIUM_PAYMENTS__TIMEOUT_MS", "2000");
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "simulator");
+            jail.set_env("EMPORIUM_SERVER__ROLE", "worker");
+            assert!(
+                load().is_err(),
+                "one simulator per process cannot serve split roles"
+            );
             jail.set_env("EMPORIUM_PAYMENTS__MODE", "sometimes");
             assert!(load().is_err());
             jail.set_env("EMPORIUM_PAYMENTS__MODE", "off");

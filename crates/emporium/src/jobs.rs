@@ -159,8 +159,8 @@ pub async fn purge_stale_commerce(shop: Arc<ShopService>, stop: CancellationToke
 
 /// The payment worker: drains the payment queue (payments whose provider
 /// call did not answer, and payments whose instance died mid-call) and
-/// pending refunds, every `every` and at once again while a pass claims a
-/// full batch. Any number of instances may run it: a claim hands each
+/// pending refunds, every `every`, and at once again after a pass that
+/// settled anything (the provider is answering: keep going). Any number of instances may run it: a claim hands each
 /// payment to one of them.
 pub async fn drain_payment_queue(shop: Arc<ShopService>, every: Duration, stop: CancellationToken) {
     loop {

@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
                     latency_ms: args.latency_ms,
                     error_rate: args.error_rate,
                     timeout_after_success: args.timeout_after_success,
-                    ..emporium_paysim::Faults::default()
+                    timeout_ms: args.delay_after_success_ms,
                 },
                 ..emporium_paysim::Config::default()
             };

@@ -245,12 +245,11 @@ impl From<ShopError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "order_not_payable", message)
                     .with_context(json!({ "status": status }))
             }
-            ShopError::TooManyPaymentAttempts { max } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_payment_attempts",
-                message,
-            )
-            .with_context(json!({ "max": max })),
+            // A cap per order, not a rate: 409, as retrying later won't help.
+            ShopError::TooManyPaymentAttempts { max } => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_payment_attempts", message)
+                    .with_context(json!({ "max": max }))
+            }
             ShopError::PaymentDeclined { code, message } => ApiError::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "payment_declined",

@@ -426,9 +426,8 @@ pub struct PayBody {
         (status = 400, description = "No token, or something that is not a provider token (card numbers are refused)", body = ErrorBody),
         (status = 402, description = "Declined (`context.decline_code`); pay again with another card", body = ErrorBody),
         (status = 404, description = "No such order of yours", body = ErrorBody),
-        (status = 409, description = "Not awaiting payment, or a payment is already in progress", body = ErrorBody),
         (status = 422, description = "The provider refused the token (unknown or used)", body = ErrorBody),
-        (status = 429, description = "Too many payment attempts for this order", body = ErrorBody),
+        (status = 409, description = "Not awaiting payment, a payment in progress, or the order's payment attempts used up", body = ErrorBody),
     )
 )]
 async fn pay_order(

@@ -396,6 +396,10 @@ impl PaymentStore for Store {
         delegate!(self, s => s.queue_stats())
     }
 
+    async fn event_recorded(&self, event_id: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.event_recorded(event_id))
+    }
+
     async fn record_event(
         &self,
         event_id: &str,

@@ -148,11 +148,12 @@ impl Order {
         self.payments.iter().rev().find(|p| p.status.in_flight())
     }
 
-    /// What card payments took (minor units).
+    /// What card payments took for this order (minor units); an orphaned
+    /// payment's money is not the order's.
     pub fn paid_amount(&self) -> i64 {
         self.payments
             .iter()
-            .filter(|p| p.status == crate::payments::PaymentStatus::Succeeded)
+            .filter(|p| p.status == crate::payments::PaymentStatus::Succeeded && !p.orphaned)
             .map(|p| p.amount)
             .sum()
     }

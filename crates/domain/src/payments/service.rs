@@ -358,10 +358,11 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         Ok(self.store.queue_stats().await?)
     }
 
-    /// Applies a webhook event from the provider. It is recorded after it
-    /// is applied, so an event whose processing failed is applied again
-    /// when the provider redelivers it; settling is idempotent, so a
-    /// replayed event changes nothing.
+    /// Applies a webhook event from the provider, once: an event id seen
+    /// before is ignored. It is recorded after it is applied, so an event
+    /// whose processing failed is applied when the provider redelivers it;
+    /// two deliveries racing each other both apply it, which changes
+    /// nothing the second time (settling is idempotent).
     pub async fn reconcile(
         &self,
         event_id: &str,
@@ -369,6 +370,10 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         event: ProviderEvent,
     ) -> Result<Reconciled, ShopError> {
         let mut done = Reconciled::default();
+        if self.store.event_recorded(event_id).await? {
+            done.duplicate = true;
+            return Ok(done);
+        }
         let policy = &self.payments()?.policy;
         let settlement = match &event {
             ProviderEvent::PaymentSucceeded {

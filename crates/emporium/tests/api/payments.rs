@@ -552,7 +552,7 @@ async fn bad_payment_requests_are_refused_without_echoing_card_data() {
     assert_eq!(shop.pay(&order, DECLINED).await.0, 402);
     assert_eq!(shop.pay(&order, DECLINED).await.0, 402);
     let (status, body) = shop.pay(&order, VISA).await;
-    assert_eq!(status, 429, "{body}");
+    assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "too_many_payment_attempts");
     assert_eq!(shop.charged(&order).await, 0);
 }

@@ -115,6 +115,11 @@ impl ServerProcess {
         .env("EMPORIUM_STORE__SEED_DEMO_WHEN_EMPTY", "false")
         .env("EMPORIUM_LIMITS__API_REQUESTS_PER_IP", "1000000")
         .env("EMPORIUM_LIMITS__REGISTRATIONS_PER_IP", "1000")
+        // The built-in simulator belongs to a single `all` process.
+        .env(
+            "EMPORIUM_PAYMENTS__MODE",
+            if role == "all" { "simulator" } else { "off" },
+        )
         .stdout(std::process::Stdio::piped());
         for (k, v) in env {
             cmd.env(k, v);

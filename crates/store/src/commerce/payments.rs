@@ -360,6 +360,16 @@ macro_rules! payment_sql {
             })
         }
 
+        pub(super) async fn event_recorded(pool: &Pool, id: &str) -> Result<bool, StoreError> {
+            let found: Option<String> =
+                sqlx::query_scalar("SELECT id FROM provider_events WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(db)?;
+            Ok(found.is_some())
+        }
+
         pub(super) async fn record_event(
             pool: &Pool,
             id: &str,

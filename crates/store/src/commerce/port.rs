@@ -217,6 +217,10 @@ macro_rules! payment_impl {
                 payments::stats(&self.pool).await
             }
 
+            async fn event_recorded(&self, event_id: &str) -> Result<bool, StoreError> {
+                payments::event_recorded(&self.pool, event_id).await
+            }
+
             async fn record_event(
                 &self,
                 event_id: &str,

@@ -334,6 +334,7 @@ async fn a_payment_is_found_by_its_provider_reference(db: TestDb) {
 
 async fn provider_events_are_recorded_once(db: TestDb) {
     let store = &db.store;
+    assert!(!store.event_recorded("evt_1").await.unwrap());
     assert!(store
         .record_event("evt_1", "payment_intent.succeeded", T0)
         .await
@@ -349,6 +350,7 @@ async fn provider_events_are_recorded_once(db: TestDb) {
             .unwrap(),
         "the id alone identifies an event"
     );
+    assert!(store.event_recorded("evt_1").await.unwrap());
     assert!(store
         .record_event("evt_2", "payment_intent.succeeded", T0)
         .await
