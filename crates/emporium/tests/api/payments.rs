@@ -557,6 +557,26 @@ async fn bad_payment_requests_are_refused_without_echoing_card_data() {
     assert_eq!(shop.charged(&order).await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_provider_gets_the_payment_queued_within_the_request_time() {
+    let shop = PayingShop::start(Backend::Sqlite, |_| {}).await;
+    let order = shop.order(&shop.product().await, 1).await;
+    let token = shop.sim.card(VISA).await;
+    // Slower than the shop's 1 s timeout on every attempt.
+    shop.sim.faults(json!({"latency_ms": 1500})).await;
+    let started = Instant::now();
+    let (status, body) = shop.pay_token(&order, &token).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered before the server's own timeout"
+    );
+    shop.sim.faults(json!({})).await;
+    shop.settles_to(&order, "paid", Duration::from_secs(20))
+        .await;
+    assert_eq!(shop.charged(&order).await, 1);
+}
+
 /// A signed webhook body as the provider would send it.
 fn signed(body: &Value, at: i64) -> (String, String) {
     let text = body.to_string();
