@@ -285,6 +285,9 @@ pub struct RefundJob {
     /// The payment's provider reference (`pi_…`).
     pub payment_reference: String,
     pub idempotency_key: String,
+    /// When it was asked for: retries back off with its age and stop
+    /// within the provider's idempotency window.
+    pub created_at: UnixMillis,
 }
 
 /// How a refund ended, or that it is retried later.

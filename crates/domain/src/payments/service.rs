@@ -494,6 +494,20 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         payments: &Payments,
         job: &RefundJob,
     ) -> Result<RefundSettlement, ShopError> {
+        let policy = &payments.policy;
+        let age = now_ms().saturating_sub(job.created_at);
+        if age > ms(policy.give_up_after) {
+            // Past the provider's idempotency window a retry could refund
+            // twice: stop, and let staff look (the provider caps refunds at
+            // what was captured in any case).
+            let settlement = RefundSettlement::Failed {
+                message: "the payment provider could not be reached in time; check the refund at the provider before trying again".into(),
+            };
+            self.store
+                .settle_refund(job.id, &settlement, now_ms())
+                .await?;
+            return Ok(settlement);
+        }
         let answer = payments
             .provider
             .refund(RefundRequest {
@@ -505,9 +519,12 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         let settlement = match answer {
             Ok(reference) => RefundSettlement::Succeeded { reference },
             Err(ProviderError::Rejected(message)) => RefundSettlement::Failed { message },
+            // Back off with the refund's age: a quarter of it, within the
+            // queue's bounds (no attempt counter needed).
             Err(ProviderError::Unavailable(error)) => RefundSettlement::Retry {
                 error,
-                next_attempt_at: now_ms().saturating_add(ms(payments.policy.retry_base)),
+                next_attempt_at: now_ms()
+                    .saturating_add((age / 4).clamp(ms(policy.retry_base), ms(policy.retry_max))),
             },
         };
         self.store

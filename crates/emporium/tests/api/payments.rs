@@ -577,6 +577,60 @@ async fn a_slow_provider_gets_the_payment_queued_within_the_request_time() {
     assert_eq!(shop.charged(&order).await, 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_asked_while_the_provider_is_down_is_made_once_it_is_back() {
+    let shop = PayingShop::start(Backend::Sqlite, |_| {}).await;
+    let admin = shop.app.admin_token().await;
+    let order = shop.order(&shop.product().await, 1).await;
+    assert_eq!(shop.pay(&order, VISA).await.0, 200);
+    shop.sim.faults(json!({"down": true})).await;
+    let res = shop
+        .app
+        .post(
+            &format!("/api/admin/orders/{}/refund", order.0),
+            &json!({}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["refund"]["status"], "pending");
+    assert_eq!(body["order"]["status"], "paid");
+    // Pending refunds count against what is left: nothing more to refund.
+    let res = shop
+        .app
+        .post(
+            &format!("/api/admin/orders/{}/refund", order.0),
+            &json!({"amount": 1}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    shop.sim.faults(json!({})).await;
+    let refunded = shop
+        .settles_to(&order, "refunded", Duration::from_secs(20))
+        .await;
+    assert_eq!(refunded["refunds"][0]["status"], "succeeded");
+    let intents = shop.sim.intents("order_id", &order.0).await;
+    assert_eq!(intents.len(), 1);
+    let charge = intents[0]["latest_charge"].as_str().unwrap().to_owned();
+    let charge: Value = shop
+        .app
+        .client
+        .get(format!("{}/v1/charges/{charge}", shop.sim.base))
+        .bearer_auth("sk_test_paysim")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        charge["amount_refunded"], refunded["totals"]["total"],
+        "refunded once: {charge}"
+    );
+}
+
 /// A signed webhook body as the provider would send it.
 fn signed(body: &Value, at: i64) -> (String, String) {
     let text = body.to_string();

@@ -475,6 +475,7 @@ macro_rules! payment_sql {
                 amount,
                 payment_reference: reference,
                 idempotency_key: r.idempotency_key.clone(),
+                created_at: r.created_at,
             }))
         }
 
@@ -618,7 +619,7 @@ macro_rules! payment_sql {
             lease_until: UnixMillis,
             limit: u32,
         ) -> Result<Vec<RefundJob>, StoreError> {
-            let rows: Vec<(Uuid, Uuid, i64, Uuid, String)> = sqlx::query_as(concat!(
+            let rows: Vec<(Uuid, Uuid, i64, Uuid, String, UnixMillis)> = sqlx::query_as(concat!(
                 "WITH due AS MATERIALIZED (SELECT id FROM refunds \
                  WHERE status = 'pending' AND next_attempt_at <= $2 \
                  ORDER BY next_attempt_at LIMIT $3",
@@ -626,7 +627,7 @@ macro_rules! payment_sql {
                 ") UPDATE refunds SET next_attempt_at = $1, updated_at = $2 \
                  WHERE status = 'pending' AND next_attempt_at <= $2 \
                  AND id IN (SELECT id FROM due) \
-                 RETURNING id, order_id, amount, payment_id, idempotency_key"
+                 RETURNING id, order_id, amount, payment_id, idempotency_key, created_at"
             ))
             .bind(lease_until)
             .bind(now)
@@ -635,7 +636,7 @@ macro_rules! payment_sql {
             .await
             .map_err(db)?;
             let mut jobs = Vec::with_capacity(rows.len());
-            for (id, order_id, amount, payment_id, key) in rows {
+            for (id, order_id, amount, payment_id, key, created_at) in rows {
                 let reference: Option<String> =
                     sqlx::query_scalar("SELECT provider_reference FROM payments WHERE id = $1")
                         .bind(payment_id)
@@ -652,6 +653,7 @@ macro_rules! payment_sql {
                     amount,
                     payment_reference: reference,
                     idempotency_key: key,
+                    created_at,
                 });
             }
             Ok(jobs)

@@ -137,6 +137,7 @@ async fn a_full_refund_refunds_the_order(db: TestDb) {
             amount: o.totals.total,
             payment_reference: "pi_a".into(),
             idempotency_key: new.idempotency_key.clone(),
+            created_at: ASKED,
         })
     );
     let pending = Refund {
