@@ -806,15 +806,6 @@ async fn a_shop_killed_with_payments_queued_drains_them_in_the_worker_role_after
     ];
     let server = ServerProcess::start("all", dir.path(), &env);
     let http = reqwest::Client::new();
-    let products: Value = http
-        .get(server.url("/api/products?q=lamp&limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let product = products["items"][0]["id"].as_str().unwrap().to_owned();
     let mut tokens = Vec::new();
     for _ in 0..5 {
         tokens.push(sim.card(VISA).await);
@@ -822,31 +813,7 @@ async fn a_shop_killed_with_payments_queued_drains_them_in_the_worker_role_after
     sim.faults(json!({"down": true})).await;
     let mut orders = Vec::new();
     for token in tokens {
-        let cart: Value = http
-            .post(server.url("/api/carts"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let cart = cart["cart_token"].as_str().unwrap().to_owned();
-        let res = http
-            .post(server.url("/api/cart/items"))
-            .header("x-cart-token", &cart)
-            .json(&json!({"product_id": product, "quantity": 1}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let placed: Value = http.post(server.url("/api/checkout")).header("x-cart-token", &cart)
-            .header("idempotency-key", uuid::Uuid::now_v7().to_string())
-            .json(&json!({"address": address(), "shipping_method": "standard", "email": "k@example.com"}))
-            .send().await.unwrap().json().await.unwrap();
-        let order = (
-            placed["order"]["id"].as_str().unwrap().to_owned(),
-            placed["order_token"].as_str().unwrap().to_owned(),
-        );
+        let order = server.guest_order(&http, "lamp").await;
         let res = http
             .post(server.url(&format!("/api/orders/{}/pay", order.0)))
             .header("x-order-token", &order.1)

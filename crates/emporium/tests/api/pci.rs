@@ -11,7 +11,6 @@ use emporium::telemetry::{find_pans, find_pans_in_bytes};
 use serde_json::{json, Value};
 
 use crate::payments::VISA;
-use crate::shop::address;
 use crate::support::{ServerProcess, FIXTURE};
 
 /// Whether a Luhn-valid run found in a binary file is written as card
@@ -68,45 +67,7 @@ async fn a_purchase_leaves_no_card_number_in_the_database_or_the_logs() {
         .to_owned();
     assert!(tokenize.starts_with("http://127.0.0.1:"), "{config}");
 
-    let products: Value = http
-        .get(server.url("/api/products?q=lamp&limit=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let product = products["items"][0]["id"].as_str().unwrap().to_owned();
-    let cart: Value = http
-        .post(server.url("/api/carts"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let cart = cart["cart_token"].as_str().unwrap().to_owned();
-    let res = http
-        .post(server.url("/api/cart/items"))
-        .header("x-cart-token", &cart)
-        .json(&json!({"product_id": product, "quantity": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let placed: Value = http
-        .post(server.url("/api/checkout"))
-        .header("x-cart-token", &cart)
-        .header("idempotency-key", "pci-1")
-        .json(&json!({"address": address(), "shipping_method": "standard", "email": "pci@example.com"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let order = placed["order"]["id"].as_str().unwrap().to_owned();
-    let order_token = placed["order_token"].as_str().unwrap().to_owned();
+    let (order, order_token) = server.guest_order(&http, "lamp").await;
     let pay = |token: String| {
         let http = http.clone();
         let url = server.url(&format!("/api/orders/{order}/pay"));

@@ -147,6 +147,57 @@ impl ServerProcess {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// GETs JSON, asserting 200.
+    pub async fn json(&self, http: &reqwest::Client, path: &str) -> serde_json::Value {
+        let res = http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
+    /// A guest order of one unit of the first product found by `q`:
+    /// (order id, order token).
+    pub async fn guest_order(&self, http: &reqwest::Client, q: &str) -> (String, String) {
+        use serde_json::json;
+        let products = self
+            .json(http, &format!("/api/products?q={q}&limit=1"))
+            .await;
+        let product = products["items"][0]["id"].as_str().unwrap().to_owned();
+        let cart: serde_json::Value = http
+            .post(self.url("/api/carts"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let cart = cart["cart_token"].as_str().unwrap().to_owned();
+        let res = http
+            .post(self.url("/api/cart/items"))
+            .header("x-cart-token", &cart)
+            .json(&json!({"product_id": product, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let res = http
+            .post(self.url("/api/checkout"))
+            .header("x-cart-token", &cart)
+            .header("idempotency-key", uuid::Uuid::now_v7().to_string())
+            .json(&json!({
+                "address": crate::shop::address(), "shipping_method": "standard",
+                "email": "guest@example.com"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let placed: serde_json::Value = res.json().await.unwrap();
+        (
+            placed["order"]["id"].as_str().unwrap().to_owned(),
+            placed["order_token"].as_str().unwrap().to_owned(),
+        )
+    }
 }
 
 impl Drop for ServerProcess {
