@@ -1,4 +1,6 @@
-// Paying for an order without card data ever touching Emporium ("SAQ A"):
+// Paying for an order without card data ever touching Emporium's server
+// (it is still this page's script that handles the card: PCI DSS SAQ A-EP,
+// see docs/security/pci-dss.md):
 // the card form's fields are posted straight from the browser to the
 // payment provider's tokenization URL (`GET /api/config`), which answers
 // with a single-use token (`pm_…`); only that token goes to
