@@ -276,6 +276,9 @@ impl Config {
                     bail!("{name} must be https:// (plain http only for a simulator on 127.0.0.1)");
                 }
             }
+            if !local(&p.provider_url) && local(&p.tokenization_url) {
+                bail!("payments.tokenization_url must be the provider's (browsers post cards there), not a local address");
+            }
             let paysim_keys = p.secret_key.expose_secret() == "sk_test_paysim"
                 || p.webhook_secret.expose_secret() == "whsec_paysim";
             if paysim_keys && !local(&p.provider_url) {

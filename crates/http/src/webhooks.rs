@@ -1,10 +1,11 @@
 //! `POST /api/webhooks/payments`: the payment provider's events. The body
 //! is read raw and its `Stripe-Signature` verified (HMAC-SHA256 with the
-//! webhook secret, timestamp within the tolerance, so an old or replayed
-//! delivery is refused) before anything is parsed; events are applied
-//! once each (dedup by event id) and reconcile payments whose answer the
-//! request path missed: a success after a client timeout marks the order
-//! paid, a late failure is recorded.
+//! webhook secret, timestamp within the tolerance, so an old capture is
+//! refused) before anything is parsed; an event id seen before is
+//! acknowledged and ignored (a replay within the tolerance changes
+//! nothing), and new events reconcile payments whose answer the request
+//! path missed: a success after a client timeout marks the order paid, a
+//! late failure is recorded.
 
 use std::time::Duration;
 

@@ -91,8 +91,8 @@ export async function api(path, opts = {}) {
   if (res.ok) return data;
   const err = (data && data.error) || {};
   const retryAfter = Number(res.headers.get("Retry-After")) || 0;
-  // The general rate limit's words are technical; other 429s (too many
-  // payment attempts) say what happened.
+  // The general rate limit's words are technical; any other 429 says what
+  // happened in the server's words.
   const useServerWords = res.status < 500 && !(res.status === 429 && err.code === "rate_limited") && err.message;
   throw new ApiError({
     status: res.status,

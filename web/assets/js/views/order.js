@@ -5,7 +5,8 @@
 //
 // Payment answers: 200 paid; 202 queued (the provider is slow or down: the
 // page says so plainly and checks again for a while); 402 declined (the
-// order stays payable: try another card); 409 not payable any more.
+// order stays payable: try another card); 409 not payable any more (or its
+// payment attempts used up).
 
 import { api, clientConfig } from "../api.js";
 import * as session from "../session.js";
@@ -127,6 +128,11 @@ export async function render(ctx) {
           if (inFlight(fresh)) poll();
           return;
         }
+      }
+      if (e.status === 409 && e.code === "too_many_payment_attempts") {
+        const fresh = await load().catch(() => order);
+        draw(fresh, null, "This order has had too many payment attempts. Please contact us to complete it.");
+        return;
       }
       if (e.status === 409) {
         const fresh = await load().catch(() => order);
