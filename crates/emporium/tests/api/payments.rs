@@ -92,20 +92,26 @@ impl PayingShop {
         self.pay_token(order, &token).await
     }
 
-    pub async fn pay_token(
+    pub async fn pay_token(&self, order: &(String, String), payment_token: &str) -> (u16, Value) {
+        let res = self
+            .pay_body(order, &json!({ "payment_token": payment_token }))
+            .await;
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    /// POSTs `body` to the order's pay route as its guest.
+    pub async fn pay_body(
         &self,
         (id, token): &(String, String),
-        payment_token: &str,
-    ) -> (u16, Value) {
-        let res = self
-            .app
+        body: &Value,
+    ) -> reqwest::Response {
+        self.app
             .request(Method::POST, &format!("/api/orders/{id}/pay"), None, None)
             .header("x-order-token", token)
-            .json(&json!({ "payment_token": payment_token }))
+            .json(body)
             .send()
             .await
-            .unwrap();
-        (res.status().as_u16(), res.json().await.unwrap())
+            .unwrap()
     }
 
     pub async fn view(&self, (id, token): &(String, String)) -> Value {
@@ -500,19 +506,7 @@ async fn bad_payment_requests_are_refused_without_echoing_card_data() {
             "payment_token",
         ),
     ] {
-        let res = shop
-            .app
-            .request(
-                Method::POST,
-                &format!("/api/orders/{}/pay", order.0),
-                None,
-                None,
-            )
-            .header("x-order-token", &order.1)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = shop.pay_body(&order, &body).await;
         assert_eq!(res.status(), 400, "{body}");
         let text = res.text().await.unwrap();
         assert!(text.contains(field), "{text}");
@@ -523,19 +517,7 @@ async fn bad_payment_requests_are_refused_without_echoing_card_data() {
         json!({"payment_token": "pm_1", "cvc": "123"}),
         json!([]),
     ] {
-        let res = shop
-            .app
-            .request(
-                Method::POST,
-                &format!("/api/orders/{}/pay", order.0),
-                None,
-                None,
-            )
-            .header("x-order-token", &order.1)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let res = shop.pay_body(&order, &body).await;
         assert_eq!(res.status(), 400, "{body}");
     }
     // Someone else's order, or a made-up one: not found.
