@@ -18,6 +18,7 @@ use anyhow::{bail, Context};
 use emporium_bench::Report;
 use emporium_domain::inventory::StockChange;
 use emporium_domain::ports::{CommerceStore, PaymentStore};
+use emporium_paysim::harness::Client;
 use emporium_store::Store;
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -57,13 +58,20 @@ pub async fn run(
             emporium_auth::now_ms(),
         )
         .await?;
-    faults(&http, paysim, json!({})).await?;
+    let paysim = Client::new(paysim);
+    paysim
+        .try_faults(json!({}))
+        .await
+        .map_err(anyhow::Error::msg)?;
 
-    let orders = prepare(&http, addr, paysim, product, n).await?;
+    let orders = prepare(&http, addr, &paysim, product, n).await?;
     let healthy = open_loop(&http, addr, orders, rate).await;
 
-    let orders = prepare(&http, addr, paysim, product, n).await?;
-    faults(&http, paysim, json!({"down": true})).await?;
+    let orders = prepare(&http, addr, &paysim, product, n).await?;
+    paysim
+        .try_faults(json!({"down": true}))
+        .await
+        .map_err(anyhow::Error::msg)?;
     let queued: Vec<u16> = futures::stream::iter(orders)
         .map(|o| {
             let http = http.clone();
@@ -76,7 +84,10 @@ pub async fn run(
     if accepted != n {
         bail!("expected {n} payments queued (202), got {accepted}");
     }
-    faults(&http, paysim, json!({})).await?;
+    paysim
+        .try_faults(json!({}))
+        .await
+        .map_err(anyhow::Error::msg)?;
     let recovered = Instant::now();
     loop {
         let q = store.queue_stats().await?;
@@ -91,24 +102,11 @@ pub async fn run(
     Ok((healthy, recovered.elapsed()))
 }
 
-async fn faults(http: &reqwest::Client, paysim: &str, faults: Value) -> anyhow::Result<()> {
-    let res = http
-        .post(format!("{paysim}/_control/faults"))
-        .bearer_auth("sk_test_paysim")
-        .json(&faults)
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("paysim refused the faults: {}", res.status());
-    }
-    Ok(())
-}
-
 /// Places `n` guest orders and tokenizes a card for each, 32 at a time.
 async fn prepare(
     http: &reqwest::Client,
     addr: SocketAddr,
-    paysim: &str,
+    paysim: &Client,
     product: Uuid,
     n: usize,
 ) -> anyhow::Result<Vec<Payable>> {
@@ -141,20 +139,7 @@ async fn prepare(
                 .error_for_status()?
                 .json()
                 .await?;
-            let pm: Value = http
-                .post(format!("{paysim}/v1/payment_methods"))
-                .bearer_auth("pk_test_paysim")
-                .form(&[
-                    ("type", "card"),
-                    ("card[number]", VISA),
-                    ("card[exp_month]", "12"),
-                    ("card[exp_year]", "2040"),
-                    ("card[cvc]", "123"),
-                ])
-                .send()
-                .await?
-                .json()
-                .await?;
+            let pm = paysim.try_card(VISA).await.map_err(anyhow::Error::msg)?;
             Ok((
                 placed["order"]["id"]
                     .as_str()
@@ -164,7 +149,7 @@ async fn prepare(
                     .as_str()
                     .context("no token")?
                     .to_owned(),
-                pm["id"].as_str().context("no card token")?.to_owned(),
+                pm,
             ))
         })
         .buffer_unordered(32)

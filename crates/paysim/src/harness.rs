@@ -1,7 +1,9 @@
-//! Driving a paysim from tests in the same process: start it on a port of
-//! its own, tokenize test cards as a browser would, inject faults, and read
-//! the ledger ("was this order charged exactly once?").
+//! Driving a paysim from tests and benchmarks: start one in this process on
+//! a port of its own ([`Sim`]), or talk to any running one ([`Client`]):
+//! tokenize test cards as a browser would, inject faults, and read the
+//! ledger ("was this order charged exactly once?").
 
+use std::ops::Deref;
 use std::path::Path;
 
 use serde_json::Value;
@@ -9,11 +11,115 @@ use tokio::net::TcpListener;
 
 use crate::{Config, SECRET_KEY_DEFAULT};
 
-/// A running simulator, stopped when dropped.
-pub struct Sim {
+/// A paysim at `base` with the default keys. The `try_` methods report
+/// failures; the others panic on them, as a test wants.
+#[derive(Debug, Clone)]
+pub struct Client {
     pub base: String,
     http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A payment method (`pm_…`) for a card number, made with the
+    /// publishable key as a browser would.
+    pub async fn try_card(&self, number: &str) -> Result<String, String> {
+        let res = self
+            .http
+            .post(format!("{}/v1/payment_methods", self.base))
+            .bearer_auth("pk_test_paysim")
+            .form(&[
+                ("type", "card"),
+                ("card[number]", number),
+                ("card[exp_month]", "12"),
+                ("card[exp_year]", "2040"),
+                ("card[cvc]", "123"),
+            ])
+            .send()
+            .await
+            .map_err(|e| format!("tokenizing: {e}"))?;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or_default();
+        match body["id"].as_str() {
+            Some(id) if status.is_success() => Ok(id.to_owned()),
+            _ => Err(format!("tokenizing a test card: {status} {body}")),
+        }
+    }
+
+    /// Replaces the faults in force (`{"down":true}`, `{"error_rate":0.3}`…).
+    pub async fn try_faults(&self, faults: Value) -> Result<(), String> {
+        let res = self
+            .http
+            .post(format!("{}/_control/faults", self.base))
+            .bearer_auth(SECRET_KEY_DEFAULT)
+            .json(&faults)
+            .send()
+            .await
+            .map_err(|e| format!("setting faults: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("setting faults: {}", res.status()));
+        }
+        Ok(())
+    }
+
+    /// [`Client::try_card`], panicking on failure.
+    pub async fn card(&self, number: &str) -> String {
+        self.try_card(number)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Client::try_faults`], panicking on failure.
+    pub async fn faults(&self, faults: Value) {
+        self.try_faults(faults)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The payment intents paysim holds whose `metadata[key]` is `value`.
+    pub async fn intents(&self, key: &str, value: &str) -> Vec<Value> {
+        let res = self
+            .http
+            .get(format!(
+                "{}/v1/payment_intents?metadata[{key}]={value}&limit=100",
+                self.base
+            ))
+            .bearer_auth(SECRET_KEY_DEFAULT)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("listing intents: {e}"));
+        let body: Value = res.json().await.unwrap_or_default();
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// How many of those intents succeeded (money taken).
+    pub async fn charged(&self, key: &str, value: &str) -> usize {
+        self.intents(key, value)
+            .await
+            .iter()
+            .filter(|i| i["status"] == "succeeded")
+            .count()
+    }
+}
+
+/// A simulator running in this process, stopped when dropped; derefs to
+/// its [`Client`].
+pub struct Sim {
+    client: Client,
     _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Deref for Sim {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl Sim {
@@ -46,75 +152,8 @@ impl Sim {
             }
         });
         Sim {
-            base,
-            http: reqwest::Client::new(),
+            client: Client::new(&base),
             _stop: tx,
         }
-    }
-
-    /// A payment method (`pm_…`) for a card number, made with the
-    /// publishable key as a browser would; panics if refused.
-    pub async fn card(&self, number: &str) -> String {
-        let res = self
-            .http
-            .post(format!("{}/v1/payment_methods", self.base))
-            .bearer_auth("pk_test_paysim")
-            .form(&[
-                ("type", "card"),
-                ("card[number]", number),
-                ("card[exp_month]", "12"),
-                ("card[exp_year]", "2040"),
-                ("card[cvc]", "123"),
-            ])
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("tokenizing: {e}"));
-        let status = res.status();
-        let body: Value = res.json().await.unwrap_or_default();
-        assert_eq!(status, 200, "tokenizing a test card: {body}");
-        body["id"].as_str().unwrap_or_default().to_owned()
-    }
-
-    /// Replaces the faults in force (`{"down":true}`, `{"error_rate":0.3}`…);
-    /// panics if refused.
-    pub async fn faults(&self, faults: Value) {
-        let res = self
-            .http
-            .post(format!("{}/_control/faults", self.base))
-            .bearer_auth(SECRET_KEY_DEFAULT)
-            .json(&faults)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("setting faults: {e}"));
-        assert!(
-            res.status().is_success(),
-            "setting faults: {}",
-            res.status()
-        );
-    }
-
-    /// The payment intents paysim holds whose `metadata[key]` is `value`.
-    pub async fn intents(&self, key: &str, value: &str) -> Vec<Value> {
-        let res = self
-            .http
-            .get(format!(
-                "{}/v1/payment_intents?metadata[{key}]={value}&limit=100",
-                self.base
-            ))
-            .bearer_auth(SECRET_KEY_DEFAULT)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("listing intents: {e}"));
-        let body: Value = res.json().await.unwrap_or_default();
-        body["data"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// How many of those intents succeeded (money taken).
-    pub async fn charged(&self, key: &str, value: &str) -> usize {
-        self.intents(key, value)
-            .await
-            .iter()
-            .filter(|i| i["status"] == "succeeded")
-            .count()
     }
 }

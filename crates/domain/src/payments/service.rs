@@ -217,16 +217,18 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                 "payment {id} succeeded but order {order_id} could not take it"
             ))));
         }
-        let payment = self
-            .store
-            .payment(id)
-            .await?
-            .ok_or(ShopError::NotFound("payment"))?;
+        // The order as it is now, with this payment among its own.
         let order = self
             .store
             .order(order_id)
             .await?
             .ok_or(ShopError::NotFound("order"))?;
+        let payment = order
+            .payments
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or(ShopError::NotFound("payment"))?;
         match payment.status {
             PaymentStatus::Succeeded => Ok(PayOutcome::Paid(order)),
             PaymentStatus::Processing | PaymentStatus::Queued => Ok(PayOutcome::Pending(order)),
