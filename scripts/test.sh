@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test: the workspace's (unit tests, the store contract suite on
 # SQLite and PostgreSQL, the cache contract on memory and Redis, the HTTP
-# tests against the real server, paysim's), then the storefront's
+# tests against the real server, paysim's), then schemathesis over the
+# OpenAPI document (scripts/fuzz.sh), then the storefront's
 # end-to-end tests in headless Chromium (e2e/, scripts/e2e.sh). Needs
 # PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, Node.js 20+
 # and Debian's chromium (installed here when missing and apt-get can run;
-# see README.md; .ci/run prepares all of it). Arguments are passed to
-# `cargo test` and skip the browser tests.
+# see README.md; .ci/run prepares all of it), and python3 for the API
+# fuzzing (scripts/fuzz.sh). Arguments are passed to `cargo test` and skip
+# the fuzzing and the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The contention tests open a thousand connections at once.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo test --workspace "$@"
 [ $# -gt 0 ] && exit 0
+
+# Every operation of the OpenAPI document, fuzzed (a bounded run).
+bash scripts/fuzz.sh
 
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo -n"

@@ -36,10 +36,70 @@ pub const RELOAD_GRACE: Duration = Duration::from_secs(120);
 pub enum KeySource<S> {
     Store(S),
     /// A JWKS document published by the auth role.
-    Jwks {
-        url: String,
-        client: reqwest::Client,
-    },
+    Jwks(JwksSource),
+}
+
+/// The auth role's JWKS URL and the client that fetches it. Whoever can
+/// answer this URL decides which tokens the process accepts, so it is
+/// reached over TLS (plain http only on the loopback interface, where no
+/// one else is on the path) and redirects are never followed: a key set
+/// comes from the configured origin or not at all.
+#[derive(Clone)]
+pub struct JwksSource {
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl std::fmt::Debug for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksSource")
+            .field("url", &self.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksSource {
+    /// Checks `url` (see [`check_jwks_url`]) and builds a client that does
+    /// not follow redirects.
+    pub fn new(url: &str) -> Result<JwksSource, AuthError> {
+        let url = check_jwks_url(url)?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| AuthError::Internal(format!("building the JWKS client: {e}")))?;
+        Ok(JwksSource { url, client })
+    }
+
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+}
+
+/// A JWKS URL is `https://`, or `http://` to a loopback host (`localhost`,
+/// `127.0.0.0/8`, `[::1]`); anything else is refused, naming the rule.
+pub fn check_jwks_url(url: &str) -> Result<reqwest::Url, AuthError> {
+    let refuse = |why: &str| AuthError::Internal(format!("the JWKS URL {why}"));
+    let parsed = reqwest::Url::parse(url).map_err(|_| refuse("is not a valid URL"))?;
+    let Some(host) = parsed.host_str() else {
+        return Err(refuse("has no host"));
+    };
+    // An IPv6 host is written in brackets; IPv4 forms are normalised by
+    // the parser ("127.1" is 127.0.0.1).
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(refuse(
+            "must be https:// (plain http:// only to a loopback address such as 127.0.0.1)",
+        )),
+        _ => Err(refuse("must be an https:// URL")),
+    }
 }
 
 /// A JSON Web Key Set as published at `/.well-known/jwks.json`.
@@ -201,8 +261,8 @@ impl<S: IdentityStore + Clone> KeyRing<S> {
             (Ok(()), _) => {}
             // The auth role may start after this one: verification keys are
             // fetched again on the first token with an unknown `kid`.
-            (Err(e), KeySource::Jwks { url, .. }) => {
-                tracing::warn!(error = %e, %url, "token keys not loaded yet; will retry on demand");
+            (Err(e), KeySource::Jwks(jwks)) => {
+                tracing::warn!(error = %e, url = jwks.url(), "token keys not loaded yet; will retry on demand");
             }
             (Err(e), KeySource::Store(_)) => return Err(e),
         }
@@ -216,7 +276,7 @@ impl<S: IdentityStore + Clone> KeyRing<S> {
                 let keys = store.signing_keys().await?;
                 self.load_stored(&keys)?
             }
-            KeySource::Jwks { url, client } => from_jwks(fetch_jwks(client, url).await?),
+            KeySource::Jwks(jwks) => from_jwks(fetch_jwks(jwks).await?),
         };
         let mut guard = self
             .loaded
@@ -295,13 +355,21 @@ impl<S: IdentityStore + Clone> KeyRing<S> {
     }
 }
 
-async fn fetch_jwks(client: &reqwest::Client, url: &str) -> Result<Jwks, AuthError> {
-    let res = client
-        .get(url)
+async fn fetch_jwks(source: &JwksSource) -> Result<Jwks, AuthError> {
+    let url = source.url();
+    let res = source
+        .client
+        .get(source.url.clone())
         .timeout(Duration::from_secs(3))
         .send()
         .await
         .map_err(|e| AuthError::KeysUnavailable(format!("fetching {url}: {e}")))?;
+    if res.status().is_redirection() {
+        return Err(AuthError::KeysUnavailable(format!(
+            "{url} answered {} (redirects are not followed: configure the JWKS URL itself)",
+            res.status()
+        )));
+    }
     if !res.status().is_success() {
         return Err(AuthError::KeysUnavailable(format!(
             "{url} answered {}",
@@ -352,6 +420,95 @@ mod tests {
             !format!("{a:?}").contains("private"),
             "Debug hides the private key"
         );
+    }
+
+    #[test]
+    fn jwks_urls_are_https_or_loopback_http() {
+        for ok in [
+            "https://auth.internal/.well-known/jwks.json",
+            "https://10.0.0.5:8081/.well-known/jwks.json",
+            "http://127.0.0.1:8081/.well-known/jwks.json",
+            "http://127.0.0.2/.well-known/jwks.json",
+            "http://localhost:8081/.well-known/jwks.json",
+            "http://[::1]:8081/.well-known/jwks.json",
+        ] {
+            assert!(check_jwks_url(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://auth.internal/.well-known/jwks.json",
+            "http://10.0.0.5:8081/.well-known/jwks.json",
+            "http://localhost.example.com/.well-known/jwks.json",
+            "http://[::ffff:10.0.0.5]/.well-known/jwks.json",
+            "ftp://127.0.0.1/jwks.json",
+            "file:///etc/jwks.json",
+            "127.0.0.1:8081/.well-known/jwks.json",
+        ] {
+            let err = check_jwks_url(bad).unwrap_err().to_string();
+            assert!(err.contains("JWKS URL"), "{bad}: {err}");
+        }
+        let err = JwksSource::new("http://auth.internal/jwks").unwrap_err();
+        assert!(err.to_string().contains("https://"), "{err}");
+    }
+
+    /// A one-answer-per-connection HTTP server on 127.0.0.1:0 (std only):
+    /// answers every request with `response`; counts the connections.
+    fn serve(response: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{BufRead, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        (base, hits)
+    }
+
+    #[tokio::test]
+    async fn a_redirecting_jwks_endpoint_is_not_followed() {
+        let key = generate(0).unwrap();
+        let body = serde_json::to_string(&Jwks {
+            keys: vec![jwk(&key.kid, &key.public_key)],
+        })
+        .unwrap();
+        let (elsewhere, fetched) = serve(format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        let (redirector, _) = serve(format!(
+            "HTTP/1.1 302 Found\r\nlocation: {elsewhere}/jwks.json\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ));
+        let ttl = Duration::from_secs(900);
+        type Ring = KeyRing<emporium_store::Store>;
+
+        let source = JwksSource::new(&format!("{redirector}/.well-known/jwks.json")).unwrap();
+        let ring = Ring::load(KeySource::Jwks(source), false, ttl)
+            .await
+            .unwrap();
+        let err = ring.reload().await.unwrap_err().to_string();
+        assert!(err.contains("302") && err.contains("not followed"), "{err}");
+        assert!(ring.decoding_key(&key.kid).await.is_none());
+        assert_eq!(
+            fetched.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the redirect's target was never asked"
+        );
+
+        // The target itself is a good key set: asked directly, it is used.
+        let direct = JwksSource::new(&format!("{elsewhere}/jwks.json")).unwrap();
+        let ring = Ring::load(KeySource::Jwks(direct), false, ttl)
+            .await
+            .unwrap();
+        assert!(ring.decoding_key(&key.kid).await.is_some());
     }
 
     #[test]

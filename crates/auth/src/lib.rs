@@ -1,12 +1,14 @@
 //! Identity for Emporium: the account and session service ([`AuthService`]),
 //! Argon2id password hashing ([`PasswordHasher`]), Ed25519-signed access
 //! tokens ([`Tokens`], [`Authenticator`]) and the key ring that signs and
-//! verifies them ([`KeyRing`]).
+//! verifies them ([`KeyRing`]), and the feed of revoked sessions that
+//! instances without Redis poll ([`RevocationFeed`]).
 //!
 //! The rules (what an email, a password, a session is) are the domain's;
 //! this crate holds the cryptography and the orchestration, and talks to
 //! storage, revocations and rate limits only through the domain's ports.
 
+pub mod feed;
 pub mod keys;
 mod password;
 mod secret;
@@ -17,7 +19,8 @@ use std::time::Duration;
 
 use emporium_domain::{StoreError, ValidationError};
 
-pub use keys::{Jwk, Jwks, KeyRing, KeySource};
+pub use feed::RevocationFeed;
+pub use keys::{Jwk, Jwks, JwksSource, KeyRing, KeySource};
 pub use password::{HashCost, PasswordHasher};
 pub use service::{create_account, AuthConfig, AuthService, PasswordChange, Profile, SignedIn};
 pub use token::{Authenticator, Claims, TokenError, Tokens};

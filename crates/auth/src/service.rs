@@ -22,10 +22,19 @@ use crate::{now_ms, secret, AuthError};
 pub struct AuthConfig {
     /// Absolute lifetime of a session (refreshing fails after it).
     pub session_ttl: Duration,
-    /// Login attempts per account (a successful login clears the count).
+    /// Sign-in attempts at one account from one client address: the lock
+    /// a guesser runs into (a success from that address clears it).
+    pub login_attempts_per_account_ip: Rule,
+    /// Sign-in attempts at one account from every address together: a
+    /// ceiling for guessing spread over many addresses, set well above the
+    /// per-address rule so that failures from elsewhere do not lock the
+    /// owner out.
     pub login_attempts_per_account: Rule,
-    /// Failed logins per client address.
+    /// Failed sign-ins per client address, whatever the account.
     pub login_failures_per_ip: Rule,
+    /// Wrong current passwords in password changes per signed-in account
+    /// (a count of its own: a sign-in lock does not block a change).
+    pub password_checks_per_user: Rule,
     /// Registrations per client address.
     pub registrations_per_ip: Rule,
 }
@@ -140,10 +149,15 @@ where
     }
 
     /// Signs in with email and password. Wrong email and wrong password are
-    /// one error and cost the same time. Attempts per account are counted
-    /// before the password is checked (so concurrent guesses cannot slip
-    /// past the limit) and cleared by a success; failures per address are
-    /// counted after.
+    /// one error and cost the same time.
+    ///
+    /// Every counter is hit (atomically) *before* the password is checked,
+    /// so however many guesses arrive at once, no more are evaluated than
+    /// the limits allow: per account and address, per account, and per
+    /// address. An attempt one counter refuses is taken back from all of
+    /// them (it evaluated nothing). A success clears the account-and-address
+    /// count and takes the attempt back from the others, so the per-address
+    /// and per-account counts are failures (and attempts in flight).
     pub async fn login(
         &self,
         email: &str,
@@ -157,20 +171,21 @@ where
             return Err(AuthError::Validation(errors));
         };
         let ip_key = format!("login:ip:{client}");
+        let pair_key = format!("login:account-ip:{email}:{client}");
         let account_key = format!("login:account:{email}");
-        let ip = self
-            .limiter
-            .peek(&ip_key, self.config.login_failures_per_ip)
-            .await;
-        if !ip.allowed {
-            return Err(self.throttled(ip.reset_after));
-        }
-        let account = self
-            .limiter
-            .hit(&account_key, self.config.login_attempts_per_account)
-            .await;
-        if !account.allowed {
-            return Err(self.throttled(account.reset_after));
+        let counters = [
+            (&ip_key, self.config.login_failures_per_ip),
+            (&pair_key, self.config.login_attempts_per_account_ip),
+            (&account_key, self.config.login_attempts_per_account),
+        ];
+        for (i, (key, rule)) in counters.iter().enumerate() {
+            let d = self.limiter.hit(key, *rule).await;
+            if !d.allowed {
+                for (hit, _) in &counters[..=i] {
+                    self.limiter.refund(hit).await;
+                }
+                return Err(self.throttled(d.reset_after));
+            }
         }
         let record = self.store.user_by_email(&email).await?;
         let ok = self
@@ -179,14 +194,13 @@ where
             .await?;
         match record {
             Some(r) if ok => {
-                self.limiter.reset(&account_key).await;
+                self.limiter.reset(&pair_key).await;
+                self.limiter.refund(&account_key).await;
+                self.limiter.refund(&ip_key).await;
                 metrics::counter!("auth_logins_total", "outcome" => "success").increment(1);
                 self.start_session(r.user).await
             }
             _ => {
-                self.limiter
-                    .hit(&ip_key, self.config.login_failures_per_ip)
-                    .await;
                 metrics::counter!("auth_logins_total", "outcome" => "failure").increment(1);
                 Err(AuthError::InvalidCredentials)
             }
@@ -313,10 +327,13 @@ where
         }
         let mut new_hash = None;
         if let Some((current, new)) = change {
-            let key = format!("login:account:{}", record.user.email);
+            // Counted per account on its own key: whoever fails to sign in
+            // to this account cannot block its owner from changing the
+            // password, and a stolen access token cannot guess on forever.
+            let key = format!("password-check:user:{}", record.user.id);
             let d = self
                 .limiter
-                .hit(&key, self.config.login_attempts_per_account)
+                .hit(&key, self.config.password_checks_per_user)
                 .await;
             if !d.allowed {
                 return Err(AuthError::Throttled {

@@ -4,7 +4,8 @@
 //! counted event and lasts `rule.window`; within it at most `rule.limit`
 //! hits are allowed, however many callers race (the in-process count is
 //! behind one mutex, the Redis count is one atomic Lua script); `peek`
-//! never counts; once the window has passed the count starts again.
+//! never counts; `refund` takes back one hit without moving the window's
+//! end; once the window has passed the count starts again.
 //! [`Limiter`], the type the app uses, never fails and never panics: when
 //! Redis fails it logs, counts `rate_limiter_errors_total` and answers from
 //! an in-process limiter, so limits still hold per instance; for a second
@@ -117,6 +118,17 @@ impl MemoryLimiter {
         self.lock().counts.remove(key);
     }
 
+    /// Takes back one hit of `key` in its current window (see
+    /// [`RateLimiter::refund`]).
+    pub fn refund(&self, key: &str) {
+        let now = Instant::now();
+        if let Some((count, end)) = self.lock().counts.get_mut(key) {
+            if *end > now {
+                *count = count.saturating_sub(1);
+            }
+        }
+    }
+
     /// Number of keys held, expired or not (for tests of the pruning).
     pub fn len(&self) -> usize {
         self.lock().counts.len()
@@ -144,6 +156,20 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {count, ttl}
+",
+    )
+});
+
+/// Takes back one hit: decrements a live count above zero, keeping its
+/// expiry (a missing or expired key stays missing).
+static REFUND: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count and count > 0 then
+  redis.call('DECR', KEYS[1])
+end
+return 0
 ",
     )
 });
@@ -212,6 +238,15 @@ impl RedisLimiter {
                 .query_async::<()>(&mut conn),
         )
         .await
+    }
+
+    /// Takes back one hit of `key`, atomically (one Lua script).
+    pub async fn refund(&self, key: &str) -> Result<(), String> {
+        let mut conn = self.conn.clone();
+        let call = REFUND.key(self.key(key));
+        bounded(call.invoke_async::<i64>(&mut conn))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -300,6 +335,17 @@ impl RateLimiter for Limiter {
                 self.fell_back("reset", &e);
             }
         }
+    }
+
+    async fn refund(&self, key: &str) {
+        // Refunded where it would be counted now, as `hit` does.
+        if let Some(redis) = self.shared() {
+            match redis.refund(key).await {
+                Ok(()) => return,
+                Err(e) => self.fell_back("refund", &e),
+            }
+        }
+        self.local.refund(key);
     }
 }
 

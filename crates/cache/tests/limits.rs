@@ -1,8 +1,8 @@
 //! The rate-limiter contract, run against the in-process limiter and the
 //! Redis one: limits hold exactly (also under 200 concurrent hits), `peek`
-//! never counts, `reset` forgets, windows end; instances sharing a Redis
-//! prefix share counts; a limiter whose Redis dies keeps limiting in
-//! process. Redis tests use a unique key prefix, deleted afterwards.
+//! never counts, `reset` forgets, `refund` takes back one hit, windows
+//! end; instances sharing a Redis prefix share counts; a limiter whose
+//! Redis dies keeps limiting in process. Redis tests use a unique key prefix, deleted afterwards.
 
 #![allow(
     clippy::unwrap_used,
@@ -37,6 +37,9 @@ impl RateLimiter for Strict {
     }
     async fn reset(&self, key: &str) {
         self.0.reset(key).await.unwrap()
+    }
+    async fn refund(&self, key: &str) {
+        self.0.refund(key).await.unwrap()
     }
 }
 
@@ -109,6 +112,33 @@ async fn reset_clears(l: &impl RateLimiter) {
     l.reset("never-hit").await;
 }
 
+async fn refund_takes_back_one_hit(l: &impl RateLimiter) {
+    let window = Duration::from_secs(60);
+    let r = rule(2, window);
+    l.hit("refund", r).await;
+    let full = l.hit("refund", r).await;
+    assert_eq!(full.remaining, 0);
+    l.refund("refund").await;
+    let d = l.peek("refund", r).await;
+    assert!(d.allowed);
+    assert_eq!(d.remaining, 1);
+    assert!(
+        d.reset_after <= full.reset_after,
+        "the window keeps its end: {d:?} after {full:?}"
+    );
+    assert_window(d, window);
+    // Never below zero: more refunds than hits leave the count at zero.
+    for _ in 0..3 {
+        l.refund("refund").await;
+    }
+    assert_eq!(l.peek("refund", r).await.remaining, 2);
+    assert_eq!(l.hit("refund", r).await.remaining, 1);
+    // A key never hit stays absent.
+    l.refund("refund-never").await;
+    let fresh = l.peek("refund-never", r).await;
+    assert_eq!((fresh.remaining, fresh.reset_after), (2, Duration::ZERO));
+}
+
 /// 200 concurrent hits with limit 50, spread over `limiters`: exactly 50
 /// allowed, each with a different `remaining`.
 async fn concurrent_hits_are_exact<L: RateLimiter + Clone>(limiters: &[L]) {
@@ -137,6 +167,7 @@ async fn contract<L: RateLimiter + Clone>(l: &L) {
     limits_then_denies(l).await;
     peek_does_not_count(l).await;
     reset_clears(l).await;
+    refund_takes_back_one_hit(l).await;
     concurrent_hits_are_exact(std::slice::from_ref(l)).await;
 }
 

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// A uniqueness or integrity rule was violated.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A statement ran past the time limit set for it and was stopped
+    /// (searches: `store.search_timeout_ms`); the connection is fine.
+    #[error("stopped at its time limit: {0}")]
+    TimedOut(String),
     /// Anything else the driver reported; logged, never shown to clients.
     #[error("store error: {0}")]
     Internal(String),
@@ -51,6 +55,9 @@ pub enum DomainError {
     /// The thing asked for does not exist.
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// A search ran past the store's time limit and was stopped.
+    #[error("the search took too long and was stopped")]
+    SearchTimedOut,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

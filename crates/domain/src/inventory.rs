@@ -1,10 +1,16 @@
 //! Stock per product: on hand, and reserved by unpaid orders. Available
 //! is on hand minus reserved and never negative (the stores enforce
-//! `0 <= reserved <= on_hand` with conditional updates and checks).
+//! `0 <= reserved <= on_hand <= MAX_ON_HAND` with conditional updates and
+//! checks).
 
 use uuid::Uuid;
 
 use crate::identity::UnixMillis;
+
+/// The most units of one product on hand: 10,000,000. Counts are `int32`
+/// in the API and the stores; a stock-take or delivery above this is a
+/// typo, and the cap keeps every sum of counts far from overflowing.
+pub const MAX_ON_HAND: u32 = 10_000_000;
 
 /// A product's stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -50,9 +56,16 @@ pub enum StockChangeOutcome {
     Changed(StockLevel),
     /// No such product.
     UnknownProduct,
-    /// On hand would drop below what unpaid orders have reserved (or below 0).
+    /// On hand would drop below what unpaid orders have reserved (or below
+    /// 0); nothing changed. `on_hand` is the count before.
     BelowReserved {
+        on_hand: i64,
         reserved: u32,
+        requested_on_hand: i64,
+    },
+    /// On hand would rise above [`MAX_ON_HAND`]; nothing changed.
+    AboveMaximum {
+        on_hand: i64,
         requested_on_hand: i64,
     },
 }

@@ -19,4 +19,4 @@ pub mod shop;
 mod proptests;
 
 pub use error::{DomainError, StoreError, ValidationError};
-pub use money::{Currency, Money};
+pub use money::{AmountTooLarge, Currency, Money, MAX_AMOUNT};

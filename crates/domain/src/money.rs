@@ -55,23 +55,62 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-/// An amount of money: minor units (cents) of one currency.
+/// The largest amount the shop handles, in minor units: 99,999,999
+/// (999,999.99 in a currency with cents). It is the most the payment
+/// provider takes in one payment (Stripe's limit, which paysim copies), so
+/// a price above it could never be paid, and every total of an order must
+/// stay at or below it too.
+pub const MAX_AMOUNT: i64 = 99_999_999;
+
+/// An amount did not fit: above [`MAX_AMOUNT`], or past what `i64` holds.
+/// Totals are computed with checked arithmetic and refuse rather than saturate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the amount is above the maximum of {MAX_AMOUNT} minor units")]
+pub struct AmountTooLarge;
+
+/// An amount of money: minor units (cents) of one currency, from 0 to
+/// 99,999,999 (`MAX_AMOUNT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawMoney")]
 pub struct Money {
-    /// Amount in minor units (cents for USD).
+    /// Amount in minor units (cents for USD), 0 to 99,999,999.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 99_999_999))]
     amount: i64,
     /// ISO-4217 code.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "USD"))]
     currency: Currency,
 }
 
+/// What JSON holds before [`Money::new`] checks it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMoney {
+    amount: i64,
+    currency: Currency,
+}
+
+impl TryFrom<RawMoney> for Money {
+    type Error = ValidationError;
+
+    fn try_from(raw: RawMoney) -> Result<Self, Self::Error> {
+        Money::new(raw.amount, raw.currency)
+    }
+}
+
 impl Money {
-    /// Money must not be negative in a catalog: prices are zero or more.
+    /// Prices are zero or more, and at most [`MAX_AMOUNT`].
     pub fn new(amount: i64, currency: Currency) -> Result<Self, ValidationError> {
         if amount < 0 {
             return Err(ValidationError::new("price", "amount must not be negative"));
+        }
+        if amount > MAX_AMOUNT {
+            return Err(ValidationError::new(
+                "price",
+                format!(
+                    "amount must be at most {MAX_AMOUNT} minor units (the most one payment may take)"
+                ),
+            ));
         }
         Ok(Money { amount, currency })
     }
@@ -104,6 +143,25 @@ mod tests {
     fn money_rejects_negative_amounts() {
         assert!(Money::new(-1, Currency::USD).is_err());
         assert_eq!(Money::new(0, Currency::USD).map(|m| m.amount()), Ok(0));
+    }
+
+    #[test]
+    fn money_rejects_amounts_above_the_payment_limit() {
+        assert_eq!(
+            Money::new(MAX_AMOUNT, Currency::USD).map(|m| m.amount()),
+            Ok(99_999_999)
+        );
+        for bad in [MAX_AMOUNT + 1, i64::MAX] {
+            let e = Money::new(bad, Currency::USD).unwrap_err();
+            assert!(e.message.contains("99999999"), "{e}");
+        }
+        let json = r#"{"amount":9223372036854775807,"currency":"USD"}"#;
+        assert!(
+            serde_json::from_str::<Money>(json).is_err(),
+            "deserialising checks too"
+        );
+        let ok: Money = serde_json::from_str(r#"{"amount":1299,"currency":"USD"}"#).unwrap();
+        assert_eq!(ok.amount(), 1299);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::cart::{AddOutcome, CartLimits, CartLineRecord, CartOwner};
 use crate::catalog::search::{StorePage, StoreSearch};
 use crate::catalog::{Category, ImportCounts, ProductDetail, ProductDraft};
 use crate::identity::{
-    Decision, DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, Rule,
-    StoredKey, UnixMillis, User, UserRecord,
+    Decision, DisplayName, Email, FeedPosition, NewSession, RefreshOutcome, RevokeReason, Revoked,
+    Rule, StoredKey, UnixMillis, User, UserRecord,
 };
 use crate::inventory::{Sellable, StockChange, StockChangeOutcome, StockLevel, StockMovement};
 use crate::orders::{
@@ -195,10 +195,13 @@ pub trait IdentityStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
 
-    /// Sessions revoked at or after `since`, oldest first, at most `limit`.
-    fn revoked_since(
+    /// A page of the revocation feed: sessions revoked strictly after
+    /// `after` in `(revoked_at, session_id)` order, at most `limit`. Paging
+    /// from the last row of each page reads every revocation once, however
+    /// many share one `revoked_at`.
+    fn revoked_after(
         &self,
-        since: UnixMillis,
+        after: FeedPosition,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Revoked>, StoreError>> + Send;
 
@@ -237,8 +240,9 @@ pub trait RevocationStore: Send + Sync + 'static {
     fn is_revoked(&self, session_id: Uuid) -> impl Future<Output = bool> + Send;
 }
 
-/// Counts events per key in fixed windows (`Rule`): login failures per
-/// account and per client address, registrations, API requests. The
+/// Counts events per key in fixed windows (`Rule`): sign-in attempts per
+/// account and address, per account and per address, registrations, API
+/// requests. The
 /// Redis adapter is atomic, so instances share limits; when Redis fails
 /// the adapter counts in-process instead.
 pub trait RateLimiter: Send + Sync + 'static {
@@ -250,6 +254,11 @@ pub trait RateLimiter: Send + Sync + 'static {
 
     /// Forgets the count for `key`.
     fn reset(&self, key: &str) -> impl Future<Output = ()> + Send;
+
+    /// Takes back one event counted by `hit` (an attempt counted before it
+    /// was known to be harmless, e.g. a sign-in that succeeded), never
+    /// below zero; the window keeps its end.
+    fn refund(&self, key: &str) -> impl Future<Output = ()> + Send;
 }
 
 /// Where carts, stock and orders live (SQLite or PostgreSQL). Every method

@@ -56,8 +56,11 @@ proptest! {
     }
 
     #[test]
-    fn money_is_never_negative(amount in any::<i64>()) {
-        prop_assert_eq!(Money::new(amount, Currency::USD).is_ok(), amount >= 0);
+    fn money_is_from_zero_to_the_payment_limit(amount in any::<i64>()) {
+        prop_assert_eq!(
+            Money::new(amount, Currency::USD).is_ok(),
+            (0..=crate::MAX_AMOUNT).contains(&amount)
+        );
     }
 
     #[test]

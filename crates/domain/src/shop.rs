@@ -20,6 +20,10 @@ pub struct ShopConfig {
     pub pricing: Pricing,
     /// How long an unpaid order keeps its stock before it is cancelled.
     pub payment_window: Duration,
+    /// Most orders awaiting payment one account may have at once: a
+    /// customer pays or cancels them before ordering more, so one account
+    /// cannot hold stock with a pile of unpaid orders.
+    pub max_unpaid_orders: u32,
     /// SHA-256 (base64url) of a token: the adapters' hash, so the domain
     /// stores and compares only hashes without doing cryptography itself.
     pub hash_token: fn(&str) -> String,
@@ -48,6 +52,30 @@ pub enum ShopError {
     PriceChanged(Vec<PriceChange>),
     #[error("the cart is empty")]
     EmptyCart,
+    /// The order's total (or a part of it) is above what one payment may
+    /// take ([`crate::MAX_AMOUNT`]); `total` is none when it does not even
+    /// fit in an `i64`.
+    #[error("the order's total is above the maximum of {max} minor units that one payment may take; order fewer units")]
+    TotalTooLarge { total: Option<i64>, max: i64 },
+    #[error("this account already has {max} orders awaiting payment; pay or cancel one first")]
+    TooManyUnpaidOrders { max: u32 },
+    /// A stock change would leave on hand below what unpaid orders have
+    /// reserved (or below 0). `field` is the request's (`on_hand`, `delta`).
+    #[error("stock on hand would become {requested_on_hand}, below {}", floor(*.reserved))]
+    StockBelowReserved {
+        field: &'static str,
+        on_hand: i64,
+        reserved: u32,
+        requested_on_hand: i64,
+    },
+    /// A stock change would take on hand above [`crate::inventory::MAX_ON_HAND`].
+    #[error("stock on hand would become {requested_on_hand}, above the maximum of {max} units")]
+    StockAboveMaximum {
+        field: &'static str,
+        on_hand: i64,
+        requested_on_hand: i64,
+        max: u32,
+    },
     #[error("the cart changed during checkout; review it and try again")]
     CartChanged,
     #[error("this Idempotency-Key was used with a different request")]
@@ -77,6 +105,14 @@ pub enum ShopError {
 impl From<ValidationError> for ShopError {
     fn from(e: ValidationError) -> Self {
         ShopError::Validation(vec![e])
+    }
+}
+
+/// What stock on hand may not go below, in words.
+fn floor(reserved: u32) -> String {
+    match reserved {
+        0 => "zero".to_owned(),
+        n => format!("the {n} units reserved by unpaid orders"),
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use emporium_domain::cart::CartLimits;
+use emporium_domain::inventory::MAX_ON_HAND;
 use emporium_domain::orders::{Pricing, ShippingMethod, TaxRate};
 use emporium_domain::Currency;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -94,10 +95,12 @@ pub struct AuthSettings {
     pub hash_queue_timeout_ms: u64,
     pub key_reload_secs: u64,
     pub jwks_url: String,
+    pub revocation_poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LimitSettings {
+    pub login_attempts_per_account_and_ip: u32,
     pub login_attempts_per_account: u32,
     pub login_failures_per_ip: u32,
     pub login_window_secs: u64,
@@ -107,6 +110,11 @@ pub struct LimitSettings {
     pub api_requests_per_ip: u32,
     pub api_requests_per_user: u32,
     pub api_window_secs: u64,
+    pub checkouts_per_ip: u32,
+    pub checkouts_per_user: u32,
+    pub checkout_window_secs: u64,
+    pub carts_per_ip: u32,
+    pub cart_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +136,8 @@ pub struct StoreConfig {
     pub pool_size: u32,
     /// Seed the demo catalog on start when the catalog is empty (embedded mode).
     pub seed_demo_when_empty: bool,
+    /// How long one uncached search may run.
+    pub search_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,6 +159,7 @@ pub struct ShopConfig {
     pub expiry_check_secs: u64,
     pub max_quantity_per_line: u32,
     pub max_lines_per_cart: u32,
+    pub max_unpaid_orders_per_user: u32,
     pub shipping: Vec<ShippingMethod>,
     pub tax: TaxSettings,
 }
@@ -227,6 +238,14 @@ impl Config {
         if self.store.pool_size == 0 {
             bail!("store.pool_size must be at least 1");
         }
+        if self.store.search_timeout_ms == 0
+            || self.store.search_timeout_ms >= self.server.request_timeout_ms
+        {
+            bail!(
+                "store.search_timeout_ms must be at least 1 and less than server.request_timeout_ms ({} ms)",
+                self.server.request_timeout_ms
+            );
+        }
         if self.auth.access_token_ttl_secs < 30
             || self.auth.session_ttl_secs < self.auth.access_token_ttl_secs
         {
@@ -235,14 +254,26 @@ impl Config {
             );
         }
         let jwks = &self.auth.jwks_url;
-        if !(jwks.is_empty() || jwks.starts_with("http://") || jwks.starts_with("https://")) {
-            bail!("auth.jwks_url must be an http(s):// URL (the auth role)");
+        if !jwks.is_empty() {
+            // Whoever answers this URL decides which tokens are accepted.
+            if let Err(e) = emporium_auth::keys::check_jwks_url(jwks) {
+                bail!("auth.jwks_url: {e}");
+            }
+        }
+        if !(10..=60_000).contains(&self.auth.revocation_poll_ms) {
+            bail!("auth.revocation_poll_ms must be between 10 and 60000");
         }
         self.pricing()
             .validate()
             .map_err(|e| anyhow::anyhow!("[shop]: {e}"))?;
-        if self.shop.max_quantity_per_line == 0 || self.shop.max_lines_per_cart == 0 {
-            bail!("shop.max_quantity_per_line and shop.max_lines_per_cart must be at least 1");
+        if self.shop.max_quantity_per_line == 0
+            || self.shop.max_lines_per_cart == 0
+            || self.shop.max_unpaid_orders_per_user == 0
+        {
+            bail!("shop.max_quantity_per_line, shop.max_lines_per_cart and shop.max_unpaid_orders_per_user must be at least 1");
+        }
+        if self.shop.initial_stock > MAX_ON_HAND {
+            bail!("shop.initial_stock must be at most {MAX_ON_HAND}");
         }
         if self.shop.payment_window_secs < 60 {
             bail!("shop.payment_window_secs must be at least 60");
@@ -315,21 +346,32 @@ impl Config {
         }
         let l = &self.limits;
         if [
+            l.login_attempts_per_account_and_ip,
             l.login_attempts_per_account,
             l.login_failures_per_ip,
             l.registrations_per_ip,
             l.api_requests_per_ip,
             l.api_requests_per_user,
+            l.checkouts_per_ip,
+            l.checkouts_per_user,
+            l.carts_per_ip,
         ]
         .contains(&0)
             || [
                 l.login_window_secs,
                 l.registration_window_secs,
                 l.api_window_secs,
+                l.checkout_window_secs,
+                l.cart_window_secs,
             ]
             .contains(&0)
         {
             bail!("every limit and window in [limits] must be at least 1");
+        }
+        if l.login_attempts_per_account < l.login_attempts_per_account_and_ip {
+            // Otherwise anyone could lock an account's owner out from
+            // another address, which the per-address lock exists to avoid.
+            bail!("limits.login_attempts_per_account must be at least limits.login_attempts_per_account_and_ip (10 times it is the default)");
         }
         Ok(())
     }
@@ -457,6 +499,103 @@ mod tests {
             jail.set_env("EMPORIUM_SHOP__CURRENCY", "USD");
             jail.set_env("DATABASE_URL", "mysql://x");
             assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tax_rates_must_be_from_0_to_100_percent() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            jail.set_env("EMPORIUM_SHOP__TAX__DEFAULT_RATE_BP", "10000");
+            assert!(load().is_ok(), "100 % is the most");
+            jail.set_env("EMPORIUM_SHOP__TAX__DEFAULT_RATE_BP", "10001");
+            let err = load().unwrap_err().to_string();
+            assert!(
+                err.contains("default_rate_bp") && err.contains("100 %"),
+                "{err}"
+            );
+            jail.set_env("EMPORIUM_SHOP__TAX__DEFAULT_RATE_BP", "-5");
+            let err = format!("{:#}", load().unwrap_err()).to_lowercase();
+            assert!(err.contains("default_rate_bp"), "negative: {err}");
+            jail.set_env("EMPORIUM_SHOP__TAX__DEFAULT_RATE_BP", "0");
+            jail.create_file(
+                "tax.toml",
+                "[[shop.tax.rates]]\ncountry = \"FR\"\nrate_bp = 25000\n",
+            )?;
+            let err = Config::load(Some(Path::new("tax.toml")), &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("FR") && err.contains("above 100 %"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn shop_limits_and_the_search_timeout_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            let c = load().map_err(|e| e.to_string())?;
+            assert_eq!(
+                (
+                    c.limits.checkouts_per_ip,
+                    c.limits.carts_per_ip,
+                    c.shop.max_unpaid_orders_per_user
+                ),
+                (20, 60, 3)
+            );
+            for var in [
+                "EMPORIUM_LIMITS__CHECKOUTS_PER_IP",
+                "EMPORIUM_LIMITS__CHECKOUTS_PER_USER",
+                "EMPORIUM_LIMITS__CHECKOUT_WINDOW_SECS",
+                "EMPORIUM_LIMITS__CARTS_PER_IP",
+                "EMPORIUM_LIMITS__CART_WINDOW_SECS",
+                "EMPORIUM_SHOP__MAX_UNPAID_ORDERS_PER_USER",
+            ] {
+                jail.set_env(var, "0");
+                assert!(load().is_err(), "{var} = 0");
+                jail.set_env(var, "5");
+            }
+            jail.set_env("EMPORIUM_SHOP__INITIAL_STOCK", "10000001");
+            assert!(load().is_err(), "initial stock above the cap");
+            jail.set_env("EMPORIUM_SHOP__INITIAL_STOCK", "100");
+            for bad in ["0", "10000"] {
+                jail.set_env("EMPORIUM_STORE__SEARCH_TIMEOUT_MS", bad);
+                let err = load().unwrap_err().to_string();
+                assert!(err.contains("search_timeout_ms"), "{bad}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_jwks_url_is_https_except_on_loopback() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            for bad in [
+                "http://auth.internal:8081/.well-known/jwks.json",
+                "http://10.0.0.7/.well-known/jwks.json",
+            ] {
+                jail.set_env("EMPORIUM_AUTH__JWKS_URL", bad);
+                let err = load().unwrap_err().to_string();
+                assert!(
+                    err.contains("auth.jwks_url") && err.contains("https://"),
+                    "{bad}: {err}"
+                );
+            }
+            jail.set_env("EMPORIUM_AUTH__JWKS_URL", "not a url");
+            assert!(load().is_err());
+            for good in [
+                "https://auth.internal/.well-known/jwks.json",
+                "http://127.0.0.1:8081/.well-known/jwks.json",
+                "http://[::1]:8081/.well-known/jwks.json",
+                "",
+            ] {
+                jail.set_env("EMPORIUM_AUTH__JWKS_URL", good);
+                load().map_err(|e| format!("{good}: {e}"))?;
+            }
+            jail.set_env("EMPORIUM_AUTH__REVOCATION_POLL_MS", "0");
+            assert!(load().is_err(), "a poll interval of 0");
             Ok(())
         });
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use emporium_auth::KeyRing;
+use emporium_auth::{KeyRing, RevocationFeed};
 use emporium_cache::Revocations;
 use emporium_domain::ports::{CommerceStore, IdentityStore};
 use emporium_http::{Catalog, ShopService};
@@ -55,29 +55,28 @@ pub async fn purge_sessions(store: Store, stop: CancellationToken) {
 }
 
 /// Copies sessions revoked anywhere (a logout on another instance or
-/// role) from the store into this instance's revocation set twice a second,
-/// so that access tokens of ended sessions are refused here within a
-/// second even without Redis.
+/// role) from the store into this instance's revocation set every `every`
+/// (`auth.revocation_poll_ms`), so that access tokens of ended sessions
+/// are refused here within about that long even without Redis.
 pub async fn follow_revocations(
     store: Store,
     revocations: Revocations,
     access_ttl: Duration,
+    every: Duration,
     stop: CancellationToken,
 ) {
     let ttl_ms = i64::try_from(access_ttl.as_millis()).unwrap_or(i64::MAX);
-    let mut since = emporium_auth::now_ms().saturating_sub(ttl_ms);
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut feed = RevocationFeed::starting_at(emporium_auth::now_ms().saturating_sub(ttl_ms));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {
-                match store.revoked_since(since, 1000).await {
+                match feed.poll(&store, emporium_auth::now_ms()).await {
                     Ok(revoked) => {
                         for r in &revoked {
                             revocations.remember(r.session_id, access_ttl).await;
-                            // Revocations are stamped by the writer's clock; the
-                            // overlap tolerates a little skew between instances.
-                            since = since.max(r.revoked_at.saturating_sub(2000));
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "could not read session revocations"),

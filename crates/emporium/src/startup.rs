@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use emporium_auth::{
-    AuthConfig, AuthService, Authenticator, HashCost, KeyRing, KeySource, PasswordHasher, Tokens,
+    AuthConfig, AuthService, Authenticator, HashCost, JwksSource, KeyRing, KeySource,
+    PasswordHasher, Tokens,
 };
 use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, Revocations};
 use emporium_domain::catalog::CatalogService;
@@ -16,7 +17,7 @@ use emporium_domain::identity::Rule;
 use emporium_domain::payments::{PaymentPolicy, Payments};
 use emporium_domain::ports::{CatalogStore, CommerceStore};
 use emporium_domain::shop::{Shop, ShopConfig};
-use emporium_http::limits::ApiLimits;
+use emporium_http::limits::{ApiLimits, ShopLimits};
 use emporium_http::ops::{ClientConfig, PublicPayments};
 use emporium_http::webhooks::WebhookSettings;
 use emporium_http::{AppState, Auth, Authn, Catalog, Features, HttpConfig};
@@ -46,7 +47,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
             })?,
     };
     store.migrate().await.context("applying migrations")?;
-    Ok(store)
+    Ok(store.with_search_timeout(Duration::from_millis(config.store.search_timeout_ms)))
 }
 
 /// Connects the configured cache. An unreachable Redis at start-up is an
@@ -160,10 +161,7 @@ pub async fn identity(
 ) -> anyhow::Result<Identity> {
     let sign = matches!(config.server.role, ServerRole::All | ServerRole::Auth);
     let source = if !sign && !config.auth.jwks_url.is_empty() {
-        KeySource::Jwks {
-            url: config.auth.jwks_url.clone(),
-            client: reqwest::Client::new(),
-        }
+        KeySource::Jwks(JwksSource::new(&config.auth.jwks_url).context("auth.jwks_url")?)
     } else {
         KeySource::Store(store.clone())
     };
@@ -187,8 +185,16 @@ pub async fn identity(
         };
         let auth_config = AuthConfig {
             session_ttl: Duration::from_secs(config.auth.session_ttl_secs),
+            login_attempts_per_account_ip: rule(
+                l.login_attempts_per_account_and_ip,
+                l.login_window_secs,
+            ),
             login_attempts_per_account: rule(l.login_attempts_per_account, l.login_window_secs),
             login_failures_per_ip: rule(l.login_failures_per_ip, l.login_window_secs),
+            password_checks_per_user: rule(
+                l.login_attempts_per_account_and_ip,
+                l.login_window_secs,
+            ),
             registrations_per_ip: rule(l.registrations_per_ip, l.registration_window_secs),
         };
         Some(Arc::new(AuthService::new(
@@ -212,6 +218,7 @@ pub fn shop_config(config: &Config) -> anyhow::Result<ShopConfig> {
         limits: config.cart_limits(),
         pricing: config.pricing(),
         payment_window: Duration::from_secs(config.shop.payment_window_secs),
+        max_unpaid_orders: config.shop.max_unpaid_orders_per_user,
         hash_token: emporium_auth::hash_token,
     })
 }
@@ -338,6 +345,25 @@ fn api_limits(config: &Config) -> ApiLimits {
     }
 }
 
+fn shop_limits(config: &Config) -> ShopLimits {
+    let l = &config.limits;
+    let checkout_window = Duration::from_secs(l.checkout_window_secs);
+    ShopLimits {
+        carts_per_ip: Rule {
+            limit: l.carts_per_ip,
+            window: Duration::from_secs(l.cart_window_secs),
+        },
+        checkouts_per_ip: Rule {
+            limit: l.checkouts_per_ip,
+            window: checkout_window,
+        },
+        checkouts_per_user: Rule {
+            limit: l.checkouts_per_user,
+            window: checkout_window,
+        },
+    }
+}
+
 /// Serves the shop on `listener` until `shutdown` resolves; in-flight
 /// requests finish before it returns.
 pub async fn run(
@@ -425,6 +451,7 @@ pub async fn run(
         store.clone(),
         revocations,
         config.access_ttl(),
+        Duration::from_millis(config.auth.revocation_poll_ms),
         stop.clone(),
     ));
 
@@ -436,6 +463,7 @@ pub async fn run(
         authn: identity.authn,
         limiter,
         limits: api_limits(&config),
+        shop_limits: shop_limits(&config),
         trust_forwarded_for: config.server.trust_forwarded_for,
         secure_cookies: config.server.secure_cookies,
         client_config: Arc::new(ClientConfig {

@@ -48,6 +48,55 @@ pub struct ProductSaved {
     created: bool,
 }
 
+/// The body of `PUT /api/admin/products/sku/{sku}`, as documented: one
+/// record of the catalog import format (docs/catalog-format.md). The
+/// handler reads it as the domain's `ImportRecord`, and
+/// `ProductDraft::from_record` enforces the constraints stated here.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "describes the request body in the OpenAPI document only"
+)]
+pub struct ProductRecord {
+    /// Optional; when given it must equal the SKU in the path.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
+    sku: Option<String>,
+    /// 1 to 300 characters.
+    #[schema(min_length = 1, max_length = 300)]
+    name: String,
+    #[schema(max_length = 100)]
+    brand: Option<String>,
+    #[schema(max_length = 4000)]
+    description: Option<String>,
+    /// The category path from the root, 1 to 8 names of 1 to 100 characters.
+    #[schema(min_items = 1, max_items = 8)]
+    category: Vec<String>,
+    price: ProductRecordPrice,
+    /// An http(s) URL, at most 2,000 characters.
+    #[schema(max_length = 2000, pattern = "^https?://")]
+    image: Option<String>,
+    #[schema(minimum = 0)]
+    popularity: Option<i64>,
+    attributes: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A price in the shop's currency.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "describes the request body in the OpenAPI document only"
+)]
+pub struct ProductRecordPrice {
+    /// Minor units (cents), at most 99,999,999 (the most one payment may take).
+    #[schema(minimum = 0, maximum = 99_999_999)]
+    amount: i64,
+    /// The shop's currency (ISO 4217), e.g. `USD`.
+    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
+    currency: String,
+}
+
 /// Create or update a product by SKU (the catalog import format, see
 /// docs/catalog-format.md). Searches show the change at once.
 #[utoipa::path(
@@ -55,12 +104,12 @@ pub struct ProductSaved {
     path = "/api/admin/products/sku/{sku}",
     tag = "admin",
     security(("bearer" = [])),
-    params(("sku" = String, Path, description = "The product's SKU")),
-    request_body(content = Object, description = "An import record: name, brand, description, category (names from the root), price {amount, currency}, image, popularity, attributes"),
+    params(("sku" = String, Path, pattern = "^[A-Za-z0-9._-]{1,64}$", description = "The product's SKU")),
+    request_body(content = ProductRecord, description = "An import record: name, brand, description, category (names from the root), price {amount, currency}, image, popularity, attributes"),
     responses(
         (status = 201, description = "Created", body = ProductSaved),
         (status = 200, description = "Updated", body = ProductSaved),
-        (status = 400, description = "Invalid product", body = ErrorBody),
+        (status = 400, description = "Invalid product (a price above 99,999,999 included)", body = ErrorBody),
         (status = 403, description = "Not an administrator", body = ErrorBody),
     )
 )]
@@ -216,13 +265,17 @@ async fn get_stock(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetStock {
-    /// The count on hand after a stock-take.
+    /// The count on hand after a stock-take: 0 to 10,000,000.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     on_hand: u32,
-    /// Why, for the audit trail.
+    /// Why, for the audit trail (1 to 500 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
-/// Set the count on hand (never below what unpaid orders reserve).
+/// Set the count on hand after a stock-take.
+///
+/// Never below what unpaid orders reserve, never above 10,000,000.
 #[utoipa::path(
     put,
     path = "/api/admin/products/{id}/stock",
@@ -232,8 +285,9 @@ pub struct SetStock {
     request_body = SetStock,
     responses(
         (status = 200, description = "The stock", body = StockBody),
-        (status = 400, description = "No reason, or below the reserved count", body = ErrorBody),
+        (status = 400, description = "No reason, or on_hand above 10,000,000", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
+        (status = 409, description = "Below what unpaid orders reserve (`stock_below_reserved`, with `context.reserved` and `context.requested_on_hand`)", body = ErrorBody),
     )
 )]
 async fn set_stock(
@@ -251,12 +305,19 @@ async fn set_stock(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdjustStock {
-    /// Units to add (a delivery) or, negative, to remove (damage, loss).
+    /// Units to add (a delivery) or, negative, to remove (damage, loss):
+    /// -10,000,000 to 10,000,000.
+    #[schema(minimum = -10_000_000, maximum = 10_000_000)]
     delta: i64,
+    /// Why, for the audit trail (1 to 500 characters, not only spaces).
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
 /// Add or remove stock on hand.
+///
+/// The result must stay between what unpaid orders reserve (at least 0)
+/// and 10,000,000, checked and written in one conditional update.
 #[utoipa::path(
     post,
     path = "/api/admin/products/{id}/stock/adjustments",
@@ -266,8 +327,9 @@ pub struct AdjustStock {
     request_body = AdjustStock,
     responses(
         (status = 200, description = "The stock", body = StockBody),
-        (status = 400, description = "No reason, or the result would be below the reserved count", body = ErrorBody),
+        (status = 400, description = "No reason, or a delta outside ±10,000,000", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
+        (status = 409, description = "The result would be above 10,000,000 (`stock_above_maximum`) or below what unpaid orders reserve (`stock_below_reserved`); `context` has `on_hand`, `requested_on_hand` and the bound", body = ErrorBody),
     )
 )]
 async fn adjust_stock(
@@ -286,9 +348,13 @@ async fn adjust_stock(
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// pending_payment, paid, fulfilled, cancelled or refunded.
+    #[param(value_type = Option<emporium_domain::orders::OrderStatus>)]
     status: Option<String>,
     user_id: Option<Uuid>,
+    /// The `next_before` of the previous page.
     before: Option<Uuid>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -347,13 +413,14 @@ async fn fulfil_order(
         .shop
         .advance(id, OrderStatus::Fulfilled, &actor(&p), None)
         .await?;
-    Ok(Json(order_body(order)))
+    Ok(Json(order_body(order)?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkPaid {
-    /// How it was paid (bank transfer reference, cash on delivery…).
+    /// How it was paid (bank transfer reference, cash on delivery…), 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -388,15 +455,17 @@ async fn mark_paid(
         .shop
         .advance(id, OrderStatus::Paid, &actor(&p), Some(reason))
         .await?;
-    Ok(Json(order_body(order)))
+    Ok(Json(order_body(order)?))
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     /// Minor units; leave out to refund everything not refunded yet.
+    #[schema(minimum = 1)]
     amount: Option<i64>,
-    /// Why (a return, a goodwill gesture…), kept with the refund.
+    /// Why (a return, a goodwill gesture…), kept with the refund; at most 500 characters.
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -443,7 +512,7 @@ async fn refund_order(
         status,
         Json(RefundAnswer {
             refund: done.refund,
-            order: order_body(done.order),
+            order: order_body(done.order)?,
         }),
     )
         .into_response())

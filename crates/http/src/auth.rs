@@ -22,11 +22,20 @@ use crate::AppState;
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    /// The key rate limits count under: the address, or for IPv6 its /64
-    /// (one subscriber's network), so a client cannot dodge limits by
-    /// walking its own prefix.
+    /// The address in its canonical form: an IPv4 client of a dual-stack
+    /// listener (`[::]`) arrives as `::ffff:a.b.c.d` and is the IPv4
+    /// address `a.b.c.d`.
+    pub fn new(ip: IpAddr) -> ClientIp {
+        ClientIp(ip.to_canonical())
+    }
+
+    /// The key rate limits count under: the IPv4 address, or for IPv6 its
+    /// /64 (one subscriber's network), so a client cannot dodge limits by
+    /// walking its own prefix. IPv4-mapped IPv6 addresses count as the IPv4
+    /// address they carry, never as one shared /64 (`::ffff:0:0/96` is
+    /// every IPv4 client at once).
     pub fn limit_key(&self) -> String {
-        match self.0 {
+        match self.0.to_canonical() {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => {
                 let s = v6.segments();
@@ -60,7 +69,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
                 .and_then(|ip| ip.trim().parse::<IpAddr>().ok())
         })
         .flatten();
-    let client = ClientIp(forwarded.unwrap_or(peer));
+    let client = ClientIp::new(forwarded.unwrap_or(peer));
     let authentication = match req.headers().get(header::AUTHORIZATION) {
         None => Authentication::Anonymous,
         Some(value) => match bearer(value.as_bytes()) {
@@ -171,5 +180,27 @@ mod tests {
             ClientIp(IpAddr::from([10, 0, 0, 1])).limit_key(),
             "10.0.0.1"
         );
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_are_limited_as_their_ipv4_address() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0; 4]));
+        let a = ClientIp(ip("::ffff:203.0.113.7"));
+        let b = ClientIp(ip("::ffff:203.0.113.8"));
+        assert_eq!(a.limit_key(), "203.0.113.7");
+        assert_eq!(b.limit_key(), "203.0.113.8");
+        assert_eq!(
+            ClientIp::new(ip("::ffff:127.0.0.1")),
+            ClientIp(ip("127.0.0.1")),
+            "stored canonical"
+        );
+        assert_eq!(
+            ClientIp(ip("::ffff:127.0.0.1")).limit_key(),
+            ClientIp(ip("127.0.0.1")).limit_key()
+        );
+        // Real IPv6 still groups by /64; IPv4-compatible (deprecated) and
+        // other addresses are not mistaken for IPv4.
+        assert_eq!(ClientIp(ip("2001:db8::1")).limit_key(), "2001:db8:0:0::/64");
+        assert_eq!(ClientIp(ip("::1")).limit_key(), "0:0:0:0::/64");
     }
 }

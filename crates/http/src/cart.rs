@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::auth::Authentication;
+use crate::auth::{Authentication, ClientIp};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::AppState;
@@ -82,25 +82,34 @@ pub struct NewCart {
 #[serde(deny_unknown_fields)]
 pub struct AddItem {
     product_id: Uuid,
-    /// 1 to the per-line limit (99 by default).
+    /// 1 to the per-line limit (`shop.max_quantity_per_line`, 99 by default).
+    #[schema(minimum = 1)]
     quantity: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
-    /// 0 removes the line.
+    /// 0 removes the line; at most the per-line limit (99 by default).
+    #[schema(minimum = 0)]
     quantity: i64,
 }
 
 /// Create a guest cart.
+///
+/// At most `limits.carts_per_ip` per client address per
+/// `limits.cart_window_secs` (60 an hour by default).
 #[utoipa::path(
     post,
     path = "/api/carts",
     tag = "cart",
-    responses((status = 201, description = "The cart and its token (also set as the cart_token cookie)", body = NewCart))
+    responses(
+        (status = 201, description = "The cart and its token (also set as the cart_token cookie)", body = NewCart),
+        (status = 429, description = "Too many carts from this address; retry after `Retry-After` seconds", body = ErrorBody),
+    )
 )]
-async fn create_cart(State(s): State<AppState>) -> Result<Response, ApiError> {
+async fn create_cart(State(s): State<AppState>, ip: ClientIp) -> Result<Response, ApiError> {
+    crate::limits::count_guest_cart(&s, ip).await?;
     let token = emporium_auth::random_token()?;
     let cart = s.shop.create_guest_cart(&token).await?;
     let secure = if s.secure_cookies { "; Secure" } else { "" };
@@ -143,7 +152,11 @@ async fn get_cart(State(s): State<AppState>, Cart(who): Cart) -> Result<Json<Car
     tag = "cart",
     params(("X-Cart-Token" = Option<String>, Header, description = "A guest's cart token")),
     security((), ("bearer" = [])),
-    responses((status = 200, description = "The empty cart", body = CartView))
+    responses(
+        (status = 200, description = "The empty cart", body = CartView),
+        (status = 400, description = "No cart token and not signed in", body = ErrorBody),
+        (status = 404, description = "No such cart", body = ErrorBody),
+    )
 )]
 async fn clear_cart(
     State(s): State<AppState>,

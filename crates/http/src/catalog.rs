@@ -42,7 +42,7 @@ fn json(body: Bytes) -> Response {
     responses(
         (status = 200, description = "A page of products", body = SearchResult),
         (status = 400, description = "A parameter is invalid", body = ErrorBody),
-        (status = 503, description = "The store is unavailable", body = ErrorBody),
+        (status = 503, description = "The store is unavailable, or the search ran past `store.search_timeout_ms` and was stopped (`search_timeout`, with `Retry-After`)", body = ErrorBody),
     )
 )]
 async fn search(
@@ -113,6 +113,7 @@ struct Suggestions {
     responses(
         (status = 200, description = "Completions", body = Suggestions),
         (status = 400, description = "q is too long", body = ErrorBody),
+        (status = 503, description = "The store is unavailable, or the search ran past its time limit (`search_timeout`)", body = ErrorBody),
     )
 )]
 async fn suggest(

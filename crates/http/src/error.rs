@@ -149,6 +149,16 @@ impl From<DomainError> for ApiError {
         match e {
             DomainError::Validation(details) => ApiError::validation(details),
             DomainError::NotFound { what } => ApiError::not_found(what),
+            DomainError::SearchTimedOut => {
+                metrics::counter!("search_timeouts_total").increment(1);
+                tracing::warn!("a search was stopped at its time limit (store.search_timeout_ms)");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "search_timeout",
+                    "this search took too long and was stopped; try again shortly, or narrow it (more words, a category, a price range)",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("2"))
+            }
             DomainError::Store(e) => e.into(),
         }
     }
@@ -162,6 +172,11 @@ impl From<StoreError> for ApiError {
                 ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
             }
             StoreError::Conflict(cause) => ApiError::new(StatusCode::CONFLICT, "conflict", cause),
+            StoreError::TimedOut(cause) => {
+                tracing::warn!(%cause, "a statement was stopped at its time limit");
+                ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_header(header::RETRY_AFTER, HeaderValue::from_static("2"))
+            }
             StoreError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
@@ -223,6 +238,44 @@ impl From<ShopError> for ApiError {
             ShopError::EmptyCart => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", message)
             }
+            ShopError::TotalTooLarge { total, max } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "order_total_too_large",
+                message,
+            )
+            .with_context(json!({ "total": total, "max": max })),
+            ShopError::TooManyUnpaidOrders { max } => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_unpaid_orders", message)
+                    .with_context(json!({ "max": max }))
+            }
+            ShopError::StockBelowReserved {
+                field,
+                on_hand,
+                reserved,
+                requested_on_hand,
+            } => ApiError {
+                details: vec![ValidationError::new(field, message.clone())],
+                ..ApiError::new(StatusCode::CONFLICT, "stock_below_reserved", message)
+            }
+            .with_context(json!({
+                "on_hand": on_hand,
+                "reserved": reserved,
+                "requested_on_hand": requested_on_hand,
+            })),
+            ShopError::StockAboveMaximum {
+                field,
+                on_hand,
+                requested_on_hand,
+                max,
+            } => ApiError {
+                details: vec![ValidationError::new(field, message.clone())],
+                ..ApiError::new(StatusCode::CONFLICT, "stock_above_maximum", message)
+            }
+            .with_context(json!({
+                "on_hand": on_hand,
+                "requested_on_hand": requested_on_hand,
+                "max_on_hand": max,
+            })),
             ShopError::CartChanged => ApiError::new(StatusCode::CONFLICT, "cart_changed", message),
             ShopError::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

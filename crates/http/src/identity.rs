@@ -62,19 +62,23 @@ pub fn router() -> OpenApiRouter<IdentityState> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    #[schema(example = "user@example.com")]
+    /// At most 254 characters; compared case-insensitively.
+    #[schema(example = "user@example.com", max_length = 254)]
     email: String,
     /// 10 to 128 characters, not a common password.
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
-    #[schema(example = "John Doe")]
+    /// 1 to 100 characters, no control characters.
+    #[schema(example = "John Doe", min_length = 1, max_length = 100)]
     name: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(example = "user@example.com")]
+    #[schema(example = "user@example.com", max_length = 254)]
     email: String,
+    #[schema(min_length = 1, max_length = 128)]
     password: String,
 }
 
@@ -88,8 +92,14 @@ pub struct RefreshRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
+    /// Required with `new_password`.
+    #[schema(min_length = 1, max_length = 128)]
     current_password: Option<String>,
+    /// 10 to 128 characters, not a common password.
+    #[schema(min_length = 10, max_length = 128)]
     new_password: Option<String>,
 }
 

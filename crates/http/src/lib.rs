@@ -77,6 +77,8 @@ pub struct AppState {
     pub authn: Arc<Authn>,
     pub limiter: Limiter,
     pub limits: limits::ApiLimits,
+    /// Guest carts and checkouts per address and per account.
+    pub shop_limits: limits::ShopLimits,
     /// Take the client address from `X-Forwarded-For` (behind a proxy).
     pub trust_forwarded_for: bool,
     /// Mark cookies `Secure` (the shop is served over HTTPS).
@@ -139,6 +141,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         api = api.merge(identity::router().with_state(identity::IdentityState { auth, shop }));
     }
     let (api, spec) = api.split_for_parts();
+    let spec = openapi::complete(spec);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", spec);
     let cors = if config.cors_origins.iter().any(|o| o == "*") {
         CorsLayer::new().allow_origin(AllowOrigin::any())

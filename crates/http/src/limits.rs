@@ -1,8 +1,11 @@
-//! The general API rate limit: every `/api/` request counts against its
-//! user (when signed in) or its client address, in fixed windows shared
-//! by every instance when Redis is configured. Responses carry
-//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a 429
-//! adds `Retry-After`.
+//! Rate limits in fixed windows, shared by every instance when Redis is
+//! configured. The general API limit: every `/api/` request counts against
+//! its user (when signed in) or its client address; responses carry
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`, and a
+//! 429 adds `Retry-After`. The shop's limits on what clients create
+//! ([`ShopLimits`]): guest carts per address, and checkouts — each order
+//! holds stock until it is paid or its payment window ends — per address
+//! and per account; a 429 with `Retry-After` once one is used up.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
@@ -23,6 +26,63 @@ pub struct ApiLimits {
     pub per_ip: Rule,
     /// Requests per window from one signed-in user.
     pub per_user: Rule,
+}
+
+/// Limits on what clients create.
+#[derive(Debug, Clone, Copy)]
+pub struct ShopLimits {
+    /// Guest carts created per client address.
+    pub carts_per_ip: Rule,
+    /// Checkouts per client address, signed in or not.
+    pub checkouts_per_ip: Rule,
+    /// Checkouts per signed-in account, wherever they come from.
+    pub checkouts_per_user: Rule,
+}
+
+/// Counts the creation of a guest cart against the client's address.
+pub(crate) async fn count_guest_cart(s: &AppState, ip: ClientIp) -> Result<(), ApiError> {
+    let key = format!("carts:ip:{}", ip.limit_key());
+    count(s, "carts", &key, s.shop_limits.carts_per_ip, "guest carts").await
+}
+
+/// Counts a checkout against the client's address and, when signed in,
+/// the account: both must have budget left. Every attempt counts, replays
+/// and refusals too, so that a client cannot probe without limit.
+pub(crate) async fn count_checkout(
+    s: &AppState,
+    ip: ClientIp,
+    user: Option<uuid::Uuid>,
+) -> Result<(), ApiError> {
+    let l = s.shop_limits;
+    let key = format!("checkouts:ip:{}", ip.limit_key());
+    count(s, "checkouts", &key, l.checkouts_per_ip, "checkouts").await?;
+    if let Some(user) = user {
+        let key = format!("checkouts:user:{user}");
+        count(s, "checkouts", &key, l.checkouts_per_user, "checkouts").await?;
+    }
+    Ok(())
+}
+
+async fn count(
+    s: &AppState,
+    limit: &'static str,
+    key: &str,
+    rule: Rule,
+    what: &str,
+) -> Result<(), ApiError> {
+    let decision = s.limiter.hit(key, rule).await;
+    if decision.allowed {
+        return Ok(());
+    }
+    metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
+    let mut e = ApiError::too_many_requests(decision.reset_after);
+    e.message = format!(
+        "too many {what} ({} per {} s); {}",
+        rule.limit,
+        rule.window.as_secs(),
+        e.message.replace("too many requests; ", "")
+    );
+    Err(e.with_context(serde_json::json!({ "limit": limit, "max": rule.limit })))
 }
 
 pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use emporium_domain::cart::CartRef;
 use emporium_domain::identity::Role;
 use emporium_domain::orders::{
     Address, AddressInput, CheckoutRequest, Order, OrderEvent, OrderLine, OrderOwner, OrderStatus,
@@ -20,8 +21,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use emporium_domain::payments::{PayOutcome, Payment, PaymentStatus, Refund};
+use emporium_domain::shop::ShopError;
 
-use crate::auth::{AuthUser, Authentication};
+use crate::auth::{AuthUser, Authentication, ClientIp};
 use crate::cart::Cart;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -108,24 +110,33 @@ pub struct OrderLineBody {
     line_total: i64,
 }
 
-pub(crate) fn order_body(o: Order) -> OrderBody {
+/// The order as its owner sees it. A line total that does not fit (only
+/// possible in an order placed before prices were capped) is refused as
+/// `order_total_too_large` rather than shown wrong.
+pub(crate) fn order_body(o: Order) -> Result<OrderBody, ApiError> {
     let paid_amount = o.paid_amount();
     let refunded_amount = o.refunded_amount();
-    OrderBody {
+    let lines = o
+        .lines
+        .into_iter()
+        .map(|l| {
+            Ok(OrderLineBody {
+                line_total: l.total().map_err(|_| ShopError::TotalTooLarge {
+                    total: None,
+                    max: emporium_domain::MAX_AMOUNT,
+                })?,
+                line: l,
+            })
+        })
+        .collect::<Result<Vec<_>, ShopError>>()?;
+    Ok(OrderBody {
         payment_status: o.payments.last().map(|p| p.status),
         paid_amount,
         refunded_amount,
         id: o.id,
         status: o.status,
         currency: o.currency,
-        lines: o
-            .lines
-            .into_iter()
-            .map(|l| OrderLineBody {
-                line_total: l.unit_price.saturating_mul(i64::from(l.quantity)),
-                line: l,
-            })
-            .collect(),
+        lines,
         totals: o.totals,
         shipping_method: o.shipping_method,
         shipping_address: o.address,
@@ -138,7 +149,7 @@ pub(crate) fn order_body(o: Order) -> OrderBody {
         history: o.events,
         payments: o.payments,
         refunds: o.refunds,
-    }
+    })
 }
 
 /// The answer to a checkout.
@@ -179,12 +190,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 /// Turn the cart into an order awaiting payment: stock is reserved and the
 /// cart emptied, atomically. Retrying with the same `Idempotency-Key` and
 /// body returns the same order (header `Idempotent-Replayed: true`).
+///
+/// Checkouts are limited per client address and per account
+/// (`limits.checkouts_per_ip`, `limits.checkouts_per_user` per
+/// `limits.checkout_window_secs`; every attempt counts), an account may
+/// have at most `shop.max_unpaid_orders_per_user` orders awaiting payment,
+/// and an order's total may not exceed 99,999,999 minor units (the most
+/// one payment may take).
 #[utoipa::path(
     post,
     path = "/api/checkout",
     tag = "orders",
     params(
-        ("Idempotency-Key" = String, Header, description = "Unique per checkout attempt; reuse it to retry safely"),
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "Unique per checkout attempt (1 to 255 visible ASCII characters, e.g. a UUID); reuse it to retry safely"),
         ("X-Cart-Token" = Option<String>, Header, description = "A guest's cart token"),
     ),
     security((), ("bearer" = [])),
@@ -193,16 +212,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         (status = 201, description = "The order, in pending_payment", body = Placed),
         (status = 400, description = "Missing or bad fields, or a missing Idempotency-Key", body = ErrorBody),
         (status = 404, description = "No such cart", body = ErrorBody),
-        (status = 409, description = "Prices changed (the cart now shows the new ones), not enough stock, or a product is no longer sold", body = ErrorBody),
-        (status = 422, description = "The cart is empty, or the key was used with another body", body = ErrorBody),
+        (status = 409, description = "Prices changed (the cart now shows the new ones), not enough stock, a product is no longer sold, or the account has the most unpaid orders it may (`too_many_unpaid_orders`)", body = ErrorBody),
+        (status = 422, description = "The cart is empty, the key was used with another body, or the total is above the most one payment may take (`order_total_too_large`)", body = ErrorBody),
+        (status = 429, description = "Too many checkouts from this address or account; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 async fn checkout(
     State(s): State<AppState>,
+    ip: ClientIp,
     IdempotencyKey(key): IdempotencyKey,
     Cart(who): Cart,
     ApiJson(body): ApiJson<CheckoutBody>,
 ) -> Result<Response, ApiError> {
+    let user = match &who {
+        CartRef::User { user_id, .. } => Some(*user_id),
+        CartRef::Guest(_) => None,
+    };
+    crate::limits::count_checkout(&s, ip, user)
+        .await
+        .inspect_err(|e| {
+            metrics::counter!("checkouts_total", "outcome" => e.code).increment(1);
+        })?;
     let canonical = serde_json::to_string(&body)
         .map_err(|_| ApiError::bad_request("body", "cannot be read"))?;
     let address: AddressInput = serde_json::from_value(body.address)
@@ -233,7 +263,7 @@ async fn checkout(
             HeaderValue::from_static(replayed),
         )],
         Json(Placed {
-            order: order_body(placed.order),
+            order: order_body(placed.order)?,
             order_token: placed.order_token,
         }),
     )
@@ -246,6 +276,7 @@ pub struct Page {
     /// The `next_before` of the previous page.
     before: Option<Uuid>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -370,7 +401,7 @@ async fn get_order(
     Viewer(v): Viewer,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
-    Ok(Json(order_body(s.shop.order_for(&v, id).await?)))
+    Ok(Json(order_body(s.shop.order_for(&v, id).await?)?))
 }
 
 /// Cancel an unpaid order; its stock is released.
@@ -394,7 +425,7 @@ async fn cancel_order(
     Viewer(v): Viewer,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
-    Ok(Json(order_body(s.shop.cancel(&v, id).await?)))
+    Ok(Json(order_body(s.shop.cancel(&v, id).await?)?))
 }
 
 /// A card token from the payment provider. Never card data: the client
@@ -402,7 +433,13 @@ async fn cancel_order(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayBody {
-    #[schema(example = "pm_1PcZ6kQ2mA3tVb7Y")]
+    /// 3 to 255 letters, digits or `_`.
+    #[schema(
+        example = "pm_1PcZ6kQ2mA3tVb7Y",
+        min_length = 3,
+        max_length = 255,
+        pattern = "^[A-Za-z0-9_]+$"
+    )]
     payment_token: String,
 }
 
@@ -446,12 +483,12 @@ async fn pay_order(
     match result {
         Ok(PayOutcome::Paid(order)) => {
             record("paid");
-            Ok((StatusCode::OK, Json(order_body(order))).into_response())
+            Ok((StatusCode::OK, Json(order_body(order)?)).into_response())
         }
         Ok(PayOutcome::Pending(order)) => {
             record("queued");
             tracing::warn!(order = %id, "payment queued: the provider could not be reached");
-            Ok((StatusCode::ACCEPTED, Json(order_body(order))).into_response())
+            Ok((StatusCode::ACCEPTED, Json(order_body(order)?)).into_response())
         }
         Err(e) => {
             let e = ApiError::from(e);

@@ -24,8 +24,8 @@
 //!   so that concurrent checkouts cannot deadlock: stock is never oversold;
 //! * `transition_order` moves an order only if it is still in `from`, and
 //!   releases or consumes its reservation in the same transaction;
-//! * `change_stock` never sets on hand below reserved or below 0, and
-//!   records every change it makes as a movement;
+//! * `change_stock` never sets on hand below reserved or below 0, nor
+//!   above `MAX_ON_HAND`, and records every change it makes as a movement;
 //! * times are the callers' (`now`, `created_at`), never the database's;
 //! * a row the domain cannot read (an unknown status, bad address JSON, a
 //!   negative quantity) is `StoreError::Internal`.

@@ -12,6 +12,12 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
             StoreError::Conflict(d.message().to_owned())
         }
+        // A statement stopped at its time limit: PostgreSQL's
+        // query_canceled (statement_timeout), SQLite's SQLITE_INTERRUPT
+        // (the progress handler of `sqlite::TimeLimit`).
+        sqlx::Error::Database(d) if d.code().is_some_and(|c| c == "57014" || c == "9") => {
+            StoreError::TimedOut(d.message().to_owned())
+        }
         // Connection exceptions (08…), operator intervention such as an
         // admin shutdown (57P…), or a database that is gone (3D000): the
         // store is unavailable, not broken.

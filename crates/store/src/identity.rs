@@ -73,7 +73,7 @@ pub(crate) fn key((kid, algorithm, private_der, public_key, created_at): KeyRow)
 macro_rules! identity_store {
     ($store:ty, $db:ty, $begin:literal) => {
         use emporium_domain::identity::{
-            DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey,
+            DisplayName, Email, FeedPosition, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey,
             UnixMillis, User, UserRecord,
         };
         use emporium_domain::ports::IdentityStore;
@@ -221,16 +221,19 @@ macro_rules! identity_store {
                 .map_err(db)
             }
 
-            async fn revoked_since(
+            async fn revoked_after(
                 &self,
-                since: UnixMillis,
+                after: FeedPosition,
                 limit: u32,
             ) -> Result<Vec<Revoked>, StoreError> {
+                // A keyset page on (revoked_at, id), which the index
+                // sessions_revoked_feed serves in order (migration 0005).
                 let rows: Vec<(Uuid, UnixMillis)> = sqlx::query_as(
-                    "SELECT id, revoked_at FROM sessions WHERE revoked_at >= $1 \
-                     ORDER BY revoked_at, id LIMIT $2",
+                    "SELECT id, revoked_at FROM sessions WHERE (revoked_at, id) > ($1, $2) \
+                     ORDER BY revoked_at, id LIMIT $3",
                 )
-                .bind(since)
+                .bind(after.revoked_at)
+                .bind(after.session_id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await

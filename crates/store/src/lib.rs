@@ -16,12 +16,13 @@ mod sql;
 pub mod sqlite;
 
 use std::path::Path;
+use std::time::Duration;
 
 use emporium_domain::cart::{AddOutcome, CartLimits, CartLineRecord, CartOwner};
 use emporium_domain::catalog::{ImportCounts, ProductDetail, ProductDraft, StorePage, StoreSearch};
 use emporium_domain::identity::{
-    DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey, UnixMillis,
-    User, UserRecord,
+    DisplayName, Email, FeedPosition, NewSession, RefreshOutcome, RevokeReason, Revoked, StoredKey,
+    UnixMillis, User, UserRecord,
 };
 use emporium_domain::inventory::{
     Sellable, StockChange, StockChangeOutcome, StockLevel, StockMovement,
@@ -42,6 +43,9 @@ use uuid::Uuid;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+/// How long a search may run unless configured (`store.search_timeout_ms`).
+pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The configured store (catalog and identity).
 #[derive(Clone, Debug)]
 pub enum Store {
@@ -60,6 +64,15 @@ impl Store {
     /// Connects to PostgreSQL; run [`Store::migrate`] before use.
     pub async fn connect_postgres(url: &str, pool_size: u32) -> Result<Store, StoreError> {
         Ok(Store::Postgres(PgStore::connect(url, pool_size).await?))
+    }
+
+    /// The same store with another time limit per search: a search still
+    /// running after it is stopped and answered `StoreError::TimedOut`.
+    pub fn with_search_timeout(self, limit: Duration) -> Store {
+        match self {
+            Store::Sqlite(s) => Store::Sqlite(s.with_search_timeout(limit)),
+            Store::Postgres(s) => Store::Postgres(s.with_search_timeout(limit)),
+        }
     }
 
     /// Applies pending migrations.
@@ -209,12 +222,12 @@ impl IdentityStore for Store {
         delegate!(self, s => s.purge_sessions(before))
     }
 
-    async fn revoked_since(
+    async fn revoked_after(
         &self,
-        since: UnixMillis,
+        after: FeedPosition,
         limit: u32,
     ) -> Result<Vec<Revoked>, StoreError> {
-        delegate!(self, s => s.revoked_since(since, limit))
+        delegate!(self, s => s.revoked_after(after, limit))
     }
 
     async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {

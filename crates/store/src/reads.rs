@@ -22,11 +22,13 @@ macro_rules! shared_reads {
                  p.image, p.popularity, CAST(0 AS BIGINT), c.key, c.id, c.slug, c.name, ",
             );
             qb.push($path).push(", p.description, ").push($attributes);
-            // An archived product is not shown to customers: none.
-            qb.push(
+            // An archived product is not shown to customers: none. Nor is
+            // one priced above what one payment may take (see `sql`).
+            qb.push(format!(
                 " FROM products p JOIN categories c ON c.key = p.category_key \
-                 WHERE p.archived_at IS NULL AND p.id = ",
-            );
+                 WHERE p.archived_at IS NULL AND p.price <= {} AND p.id = ",
+                emporium_domain::MAX_AMOUNT
+            ));
             qb.push_bind(id);
             let row = qb
                 .build()
@@ -48,13 +50,14 @@ macro_rules! shared_reads {
             use sqlx::Row;
             let rows = sqlx::QueryBuilder::<$db>::new("SELECT c.key, c.id, c.slug, c.name, ")
                 .push($path)
-                .push(
+                .push(format!(
                     ", c.parent_key, coalesce(n.count, 0) FROM categories c LEFT JOIN \
                      (SELECT cl.ancestor, count(*) AS count FROM products p \
                      JOIN category_closure cl ON cl.descendant = p.category_key \
-                     WHERE p.archived_at IS NULL GROUP BY cl.ancestor) n \
+                     WHERE p.archived_at IS NULL AND p.price <= {} GROUP BY cl.ancestor) n \
                      ON n.ancestor = c.key ORDER BY c.depth, c.key",
-                )
+                    emporium_domain::MAX_AMOUNT
+                ))
                 .build()
                 .fetch_all(&self.pool)
                 .await

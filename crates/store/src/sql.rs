@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use emporium_domain::catalog::{After, SearchHit, Sort, StoreFacets, StoreSearch, PRICE_BANDS};
-use emporium_domain::StoreError;
+use emporium_domain::{StoreError, MAX_AMOUNT};
 use sqlx::{Database, QueryBuilder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +93,11 @@ where
         }
     }
     // Archived products stay for carts and orders but leave search; every
-    // part of a search (page, total, facets) is built on this clause.
+    // part of a search (page, total, facets) is built on this clause. So do
+    // prices above what one payment may take, which only a row written
+    // before prices were capped can hold: they are not for sale.
     qb.push(" AND p.archived_at IS NULL");
+    qb.push(format!(" AND p.price <= {MAX_AMOUNT}"));
     if let Some(key) = q.category_key {
         qb.push(
             " AND p.category_key IN (SELECT descendant FROM category_closure WHERE ancestor = ",

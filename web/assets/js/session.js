@@ -48,9 +48,19 @@ export function signIn(answer) {
   changed();
 }
 
+/**
+ * Ends the session in this browser and forgets everything kept for the
+ * customer: on a shared device the next person must not open their guest
+ * orders, their cart or the checkout form they filled in.
+ */
 export function signOut() {
   write(KEYS.auth, null);
+  write(KEYS.cart, null);
+  write(KEYS.orders, null);
   write(KEYS.count, 0);
+  try {
+    for (const key of Object.keys(sessionStorage)) if (key.startsWith("emporium.")) sessionStorage.removeItem(key);
+  } catch { /* storage disabled: nothing was kept */ }
   changed();
 }
 

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::{AddOutcome, CartLineRecord, CartOwner};
-use crate::orders::Totals;
+use crate::orders::{line_total, Totals};
 use crate::ports::CommerceStore;
 use crate::shop::{now_ms, Shop, ShopError};
 
@@ -144,7 +144,9 @@ impl<S: CommerceStore> Shop<S> {
             .sellable(product_id)
             .await?
             .ok_or(ShopError::NotFound("product"))?;
-        if product.archived {
+        // A price above what one payment may take can only be one stored
+        // before prices were capped: such a product is not for sale.
+        if product.archived || !(0..=crate::MAX_AMOUNT).contains(&product.price) {
             return Err(ShopError::ProductUnavailable { product_id });
         }
         let id = self.cart_id(who).await?;
@@ -251,36 +253,52 @@ impl<S: CommerceStore> Shop<S> {
 
     pub(crate) async fn view(&self, id: Uuid) -> Result<CartView, ShopError> {
         let lines = self.store.cart_lines(id).await?;
-        Ok(self.view_of(id, &lines))
+        self.view_of(id, &lines)
     }
 
-    pub(crate) fn view_of(&self, id: Uuid, lines: &[CartLineRecord]) -> CartView {
+    /// The cart with exact totals. They may exceed what one payment takes
+    /// (checkout refuses that); they cannot overflow unless a line was
+    /// priced before prices were capped, which is refused here too.
+    pub(crate) fn view_of(
+        &self,
+        id: Uuid,
+        lines: &[CartLineRecord],
+    ) -> Result<CartView, ShopError> {
         let pricing = &self.config.pricing;
-        let totals = pricing.totals(
-            lines.iter().map(|l| (l.unit_price, l.quantity)),
-            pricing.default_method(),
-            pricing.tax_bp(None, None),
-        );
-        CartView {
-            id,
-            currency: self.config.currency.to_string(),
-            item_count: lines.iter().map(|l| l.quantity).sum(),
-            lines: lines
-                .iter()
-                .map(|l| CartLineView {
+        let too_large = |_| ShopError::TotalTooLarge {
+            total: None,
+            max: crate::MAX_AMOUNT,
+        };
+        let totals = pricing
+            .totals(
+                lines.iter().map(|l| (l.unit_price, l.quantity)),
+                pricing.default_method(),
+                pricing.tax_bp(None, None),
+            )
+            .map_err(too_large)?;
+        let views = lines
+            .iter()
+            .map(|l| {
+                Ok(CartLineView {
                     product_id: l.product_id,
                     sku: l.sku.clone(),
                     name: l.name.clone(),
                     image: l.image.clone(),
                     quantity: l.quantity,
                     unit_price: l.unit_price,
-                    line_total: l.unit_price.saturating_mul(i64::from(l.quantity)),
+                    line_total: line_total(l.unit_price, l.quantity).map_err(too_large)?,
                     available: l.available,
                     price_changed: l.current_price != l.unit_price,
                     unavailable: l.archived,
                 })
-                .collect(),
+            })
+            .collect::<Result<Vec<_>, ShopError>>()?;
+        Ok(CartView {
+            id,
+            currency: self.config.currency.to_string(),
+            item_count: lines.iter().fold(0, |n, l| n.saturating_add(l.quantity)),
+            lines: views,
             totals,
-        }
+        })
     }
 }

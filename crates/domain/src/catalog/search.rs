@@ -224,6 +224,7 @@ impl SearchText {
 
 /// Result order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     Relevance,
@@ -267,18 +268,24 @@ impl Sort {
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 pub struct SearchQuery {
     /// Words to search for (at most 200 characters).
+    #[cfg_attr(feature = "openapi", param(max_length = 200))]
     pub q: Option<String>,
     /// A category id or slug; includes its descendants.
     pub category: Option<String>,
-    /// Exact brand name (case-insensitive).
+    /// Exact brand name (case-insensitive), at most 100 characters.
+    #[cfg_attr(feature = "openapi", param(max_length = 100))]
     pub brand: Option<String>,
-    /// Lowest price, in minor units (cents).
+    /// Lowest price, in minor units (cents); not above `max_price`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>, minimum = 0))]
     pub min_price: Option<String>,
     /// Highest price, in minor units (cents).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<i64>, minimum = 0))]
     pub max_price: Option<String>,
     /// relevance (default with q), popularity (default without), price_asc, price_desc, name.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<Sort>))]
     pub sort: Option<String>,
     /// Page size, 1 to 100 (default 20).
+    #[cfg_attr(feature = "openapi", param(value_type = Option<u32>, minimum = 1, maximum = 100))]
     pub limit: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -17,12 +17,12 @@ use super::import::{ImportCounts, ProductDraft};
 use super::model::{CategoryNode, ProductDetail};
 use super::search::{
     BrandCount, CategoryCount, Facets, PriceBand, SearchParams, SearchQuery, SearchResult,
-    SearchText, Sort, StoreSearch, Suggestion, PRICE_BANDS,
+    SearchText, Sort, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
 };
 use super::spelling::best_correction;
 use super::tree::CategoryIndex;
 use crate::ports::{Cache, CatalogStore};
-use crate::{DomainError, ValidationError};
+use crate::{DomainError, StoreError, ValidationError};
 
 /// Most suggestions returned for one prefix.
 pub const MAX_SUGGESTIONS: usize = 10;
@@ -140,10 +140,10 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             facets: true,
             facet_parent_key: category.map(|c| c.key),
         };
-        let mut page = self.store.search(&q).await?;
+        let mut page = self.store_search(&q).await?;
         let mut corrected_query = None;
         if page.total == 0 && !q.term_groups.is_empty() && self.correct(&mut q.term_groups).await? {
-            page = self.store.search(&q).await?;
+            page = self.store_search(&q).await?;
             corrected_query = Some(
                 q.term_groups
                     .iter()
@@ -154,7 +154,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         }
         if page.total == 0 && q.term_groups.len() > 1 {
             q.match_any = true;
-            page = self.store.search(&q).await?;
+            page = self.store_search(&q).await?;
         }
         let limit = params.limit as usize;
         let next_cursor = if page.hits.len() > limit {
@@ -203,6 +203,15 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             next_cursor,
             corrected_query,
             relaxed: q.match_any,
+        })
+    }
+
+    /// One store search; one stopped at the store's time limit is
+    /// [`DomainError::SearchTimedOut`].
+    async fn store_search(&self, q: &StoreSearch) -> Result<StorePage, DomainError> {
+        self.store.search(q).await.map_err(|e| match e {
+            StoreError::TimedOut(_) => DomainError::SearchTimedOut,
+            e => e.into(),
         })
     }
 
@@ -275,7 +284,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             facets: false,
             facet_parent_key: None,
         };
-        for hit in self.store.search(&q).await?.hits {
+        for hit in self.store_search(&q).await?.hits {
             push(hit.product.name, "product", &mut out);
         }
         let body =

@@ -7,6 +7,6 @@ mod model;
 
 pub use credentials::{DisplayName, Email, Password};
 pub use model::{
-    Decision, NewSession, Principal, RefreshOutcome, RevokeReason, Revoked, Role, Rule, StoredKey,
-    UnixMillis, User, UserRecord,
+    Decision, FeedPosition, NewSession, Principal, RefreshOutcome, RevokeReason, Revoked, Role,
+    Rule, StoredKey, UnixMillis, User, UserRecord,
 };

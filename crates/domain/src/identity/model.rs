@@ -123,6 +123,38 @@ pub struct Revoked {
     pub revoked_at: UnixMillis,
 }
 
+impl Revoked {
+    /// Where this revocation sits in the feed.
+    pub fn position(&self) -> FeedPosition {
+        FeedPosition {
+            revoked_at: self.revoked_at,
+            session_id: self.session_id,
+        }
+    }
+}
+
+/// A place in the revocation feed, which is ordered by `(revoked_at,
+/// session_id)`: a page of the feed starts strictly after a position. The
+/// time alone is no position, because many sessions can end in the same
+/// millisecond (a password change ends all of an account's sessions at
+/// once), and a page boundary may fall among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FeedPosition {
+    pub revoked_at: UnixMillis,
+    pub session_id: Uuid,
+}
+
+impl FeedPosition {
+    /// Just before every revocation at `time` or later (session ids are
+    /// never nil).
+    pub fn start_of(time: UnixMillis) -> FeedPosition {
+        FeedPosition {
+            revoked_at: time,
+            session_id: Uuid::nil(),
+        }
+    }
+}
+
 /// A token-signing key pair as stored. The private half never leaves the
 /// auth role's memory and is never printed.
 #[derive(Clone, PartialEq, Eq)]

@@ -12,5 +12,5 @@ pub use model::{
     Idempotency, NewOrder, Order, OrderEvent, OrderFilter, OrderLine, OrderOwner, OrderStatus,
     OrderSummary, PlaceOutcome, PriceChange, TransitionOutcome,
 };
-pub use pricing::{Pricing, ShippingMethod, TaxRate, Totals};
+pub use pricing::{line_total, Pricing, ShippingMethod, TaxRate, Totals, MAX_TAX_BP};
 pub use service::{CheckoutRequest, OrderViewer, Placed};

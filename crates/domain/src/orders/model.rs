@@ -94,6 +94,15 @@ pub struct OrderLine {
     pub quantity: u32,
 }
 
+impl OrderLine {
+    /// `unit_price × quantity`, checked (checkout never places a line
+    /// whose total does not fit; an order stored before prices were capped
+    /// might hold one).
+    pub fn total(&self) -> Result<i64, crate::AmountTooLarge> {
+        super::line_total(self.unit_price, self.quantity)
+    }
+}
+
 /// Whose order it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderOwner {

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::cart::CartRef;
 use crate::identity::Email;
-use crate::inventory::{StockChange, StockChangeOutcome, StockLevel, StockMovement};
+use crate::inventory::{StockChange, StockChangeOutcome, StockLevel, StockMovement, MAX_ON_HAND};
 use crate::ports::CommerceStore;
 use crate::shop::{now_ms, Shop, ShopError};
 use crate::ValidationError;
@@ -109,11 +109,23 @@ impl<S: CommerceStore> Shop<S> {
         }
         let pricing = &self.config.pricing;
         let tax_bp = pricing.tax_bp(Some(&address.country), address.region.as_deref());
-        let totals = pricing.totals(
-            lines.iter().map(|l| (l.unit_price, l.quantity)),
-            Some(method),
-            tax_bp,
-        );
+        // Exact totals, and no more than one payment may take: an order
+        // that could never be paid must not hold stock.
+        let max = crate::MAX_AMOUNT;
+        let totals = pricing
+            .totals(
+                lines.iter().map(|l| (l.unit_price, l.quantity)),
+                Some(method),
+                tax_bp,
+            )
+            .map_err(|_| ShopError::TotalTooLarge { total: None, max })?;
+        let totals = totals.payable().map_err(|_| ShopError::TotalTooLarge {
+            total: Some(totals.total),
+            max,
+        })?;
+        if let CartRef::User { user_id, .. } = who {
+            self.check_unpaid_orders(*user_id).await?;
+        }
         let id = Uuid::now_v7();
         let now = now_ms();
         let order_token = match who {
@@ -179,6 +191,28 @@ impl<S: CommerceStore> Shop<S> {
                 available,
             }),
         }
+    }
+
+    /// Refuses a new order while the user has `max_unpaid_orders` awaiting
+    /// payment. A count before the insert, not in its transaction: checkouts
+    /// racing each other may pass it together, as many as the checkout rate
+    /// limit lets through, which bounds what it is for (stock held by one
+    /// account).
+    async fn check_unpaid_orders(&self, user_id: Uuid) -> Result<(), ShopError> {
+        let max = self.config.max_unpaid_orders;
+        let unpaid = self
+            .store
+            .list_orders(&OrderFilter {
+                status: Some(OrderStatus::PendingPayment),
+                user_id: Some(user_id),
+                before: None,
+                limit: max,
+            })
+            .await?;
+        if unpaid.len() >= max as usize {
+            return Err(ShopError::TooManyUnpaidOrders { max });
+        }
+        Ok(())
     }
 
     /// A checkout already made with this key (the cart may be empty by now).
@@ -361,7 +395,9 @@ impl<S: CommerceStore> Shop<S> {
         Ok(cancelled)
     }
 
-    /// Sets or adjusts a product's stock on hand, with a reason for the audit trail.
+    /// Sets or adjusts a product's stock on hand, with a reason for the
+    /// audit trail: never below what unpaid orders reserve (nor 0), never
+    /// above [`MAX_ON_HAND`].
     pub async fn change_stock(
         &self,
         product_id: Uuid,
@@ -373,21 +409,47 @@ impl<S: CommerceStore> Shop<S> {
         if reason.is_empty() || reason.chars().count() > 500 {
             return Err(ValidationError::new("reason", "is required (1 to 500 characters)").into());
         }
-        const MAX: i64 = 10_000_000;
-        let in_range = match change {
-            StockChange::Set(n) => i64::from(n) <= MAX,
-            StockChange::Adjust(d) => (-MAX..=MAX).contains(&d),
+        // The request alone: a count or delta no product may have, named
+        // by its own field. What the change would make of the stock is the
+        // store's to check, atomically.
+        let max = i64::from(MAX_ON_HAND);
+        let (field, in_range) = match change {
+            StockChange::Set(n) => ("on_hand", n <= MAX_ON_HAND),
+            StockChange::Adjust(d) => ("delta", (-max..=max).contains(&d)),
         };
         if !in_range {
-            return Err(ValidationError::new("on_hand", format!("must be at most {MAX}")).into());
+            let message = match change {
+                StockChange::Set(_) => format!("must be at most {MAX_ON_HAND}"),
+                StockChange::Adjust(_) => format!("must be from -{max} to {max}"),
+            };
+            return Err(ValidationError::new(field, message).into());
         }
-        match self.store.change_stock(product_id, change, reason, actor, now_ms()).await? {
+        match self
+            .store
+            .change_stock(product_id, change, reason, actor, now_ms())
+            .await?
+        {
             StockChangeOutcome::Changed(level) => Ok(level),
             StockChangeOutcome::UnknownProduct => Err(ShopError::NotFound("product")),
-            StockChangeOutcome::BelowReserved { reserved, requested_on_hand } => Err(ShopError::Validation(vec![ValidationError::new(
-                "on_hand",
-                format!("would be {requested_on_hand}, below the {reserved} reserved by unpaid orders (or below 0)"),
-            )])),
+            StockChangeOutcome::BelowReserved {
+                on_hand,
+                reserved,
+                requested_on_hand,
+            } => Err(ShopError::StockBelowReserved {
+                field,
+                on_hand,
+                reserved,
+                requested_on_hand,
+            }),
+            StockChangeOutcome::AboveMaximum {
+                on_hand,
+                requested_on_hand,
+            } => Err(ShopError::StockAboveMaximum {
+                field,
+                on_hand,
+                requested_on_hand,
+                max: MAX_ON_HAND,
+            }),
         }
     }
 

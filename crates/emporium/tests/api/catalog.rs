@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{Backend, TestApp};
 
 crate::on_every_backend!(
     search_returns_products_with_the_documented_shape,
@@ -214,4 +214,67 @@ async fn cursor_pagination_over_http(app: TestApp) {
         400,
     )
     .await;
+}
+
+/// A search past `store.search_timeout_ms` is stopped: 503 `search_timeout`
+/// with Retry-After, and the store's one connection keeps serving.
+async fn a_costly_search_times_out_and_the_shop_keeps_answering(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.store.search_timeout_ms = 1;
+        // One connection: whatever runs next uses the one the search used.
+        c.store.pool_size = 1;
+    })
+    .await;
+    // The demo catalog (23k products): a search over all of it with facets
+    // takes tens of milliseconds at least, far past 1 ms on any machine.
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../catalog/demo-catalog.jsonl.gz"
+    );
+    crate::support::seed_file(&app.config, demo.into()).await;
+    let id = app.json("/api/categories", 200).await["categories"][0]["id"].clone();
+    assert!(id.is_string());
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let res = app
+            .get(&format!("/api/products?sort=name&limit={}", 90 + round))
+            .await;
+        assert_eq!(res.status(), 503, "round {round}");
+        assert_eq!(res.headers()["retry-after"], "2");
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "search_timeout");
+        assert!(e["error"]["request_id"].is_string());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "stopped, not left to run"
+        );
+        // The connection went back healthy: reads on it still work.
+        let p = app
+            .get(&format!("/api/products/{}", product_id(&app).await))
+            .await;
+        assert_eq!(p.status(), 200, "round {round}");
+    }
+}
+
+/// A product id straight from the store (searches cannot run here).
+async fn product_id(app: &TestApp) -> String {
+    use emporium_domain::ports::CatalogStore;
+    let store = emporium::startup::open_store(&app.config).await.unwrap();
+    let id = store
+        .product_id_by_sku("FK-SRTEH2FF9KEDEFGF")
+        .await
+        .unwrap()
+        .unwrap();
+    store.close().await;
+    id.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_search_times_out_on_sqlite() {
+    a_costly_search_times_out_and_the_shop_keeps_answering(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_costly_search_times_out_on_postgres() {
+    a_costly_search_times_out_and_the_shop_keeps_answering(Backend::Postgres).await;
 }

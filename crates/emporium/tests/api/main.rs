@@ -8,6 +8,7 @@
     reason = "a test fails loudly on what it did not expect"
 )]
 
+mod bounds;
 mod catalog;
 mod checkout_concurrency;
 mod cli;

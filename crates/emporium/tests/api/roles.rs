@@ -1,7 +1,8 @@
 //! Split roles as separate processes: `serve --role auth` issues tokens,
 //! `serve --role api` accepts them without calling it, and refuses them
-//! within a second of a logout. Also the identity chores that run beside
-//! live servers: `emporium admin create` and `emporium keys rotate`.
+//! within a second of a logout (also right after thousands of sessions
+//! were revoked in one millisecond). Also the identity chores that run
+//! beside live servers: `emporium admin create` and `emporium keys rotate`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -383,4 +384,90 @@ async fn without_redis_the_api_role_learns_of_logouts_from_the_store() {
     assert_eq!(res.status(), 204);
     let took = refused_after(&client, api.url("/api/session"), token).await;
     assert!(took < Duration::from_secs(1), "refused after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_right_after_thousands_of_revocations_in_one_millisecond_reaches_the_api_role() {
+    use emporium_domain::identity::NewSession;
+    use emporium_domain::ports::IdentityStore;
+    use futures::StreamExt;
+
+    let db = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    // No Redis: the api role learns of logouts only from the store.
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("EMPORIUM_AUTH__REVOCATION_POLL_MS", "100"),
+    ];
+    let auth = ServerProcess::start("auth", dir.path(), &env);
+    let api = ServerProcess::start("api", dir.path(), &env);
+    let client = reqwest::Client::new();
+    let register = |email: &'static str| {
+        let (client, url) = (client.clone(), auth.url("/api/auth/register"));
+        async move {
+            let res = post(
+                &client,
+                url,
+                json!({"email": email, "password": PASSWORD, "name": "R"}),
+                None,
+            )
+            .await;
+            assert_eq!(res.status(), 201);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let victim = register("victim@example.com").await;
+    let victim_token = victim["token"].as_str().unwrap();
+    let busy = register("busy@example.com").await;
+    assert_eq!(
+        status_as(&client, api.url("/api/session"), victim_token).await,
+        200
+    );
+
+    // 5,000 more sessions of one account (as many sign-ins would leave)…
+    let store = emporium_store::Store::connect_postgres(&db.url, 8)
+        .await
+        .unwrap();
+    let user_id: uuid::Uuid = busy["user"]["id"].as_str().unwrap().parse().unwrap();
+    let now = emporium_auth::now_ms();
+    futures::stream::iter(0..5_000)
+        .for_each_concurrent(8, |_| {
+            let store = store.clone();
+            async move {
+                let id = uuid::Uuid::now_v7();
+                store
+                    .create_session(&NewSession {
+                        id,
+                        user_id,
+                        refresh_hash: id.to_string(),
+                        created_at: now,
+                        expires_at: now + 86_400_000,
+                    })
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    store.close().await;
+    // …all revoked in one millisecond by a password change.
+    let res = client
+        .patch(auth.url("/api/auth/me"))
+        .bearer_auth(busy["token"].as_str().unwrap())
+        .json(&json!({"current_password": PASSWORD, "new_password": "a brand new long secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Then another account signs out: the api role refuses its token soon.
+    let res = post(
+        &client,
+        auth.url("/api/auth/logout"),
+        json!({}),
+        Some(victim_token),
+    )
+    .await;
+    assert_eq!(res.status(), 204);
+    let took = refused_after(&client, api.url("/api/session"), victim_token).await;
+    assert!(took < Duration::from_secs(2), "refused after {took:?}");
 }

@@ -955,7 +955,10 @@ async fn staff_stock_changes_are_audited_and_guarded() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 409);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "stock_below_reserved");
+    assert_eq!(e["error"]["details"][0]["field"], "on_hand");
     let res = app
         .client
         .put(&url)
@@ -1002,7 +1005,17 @@ async fn staff_stock_changes_are_audited_and_guarded() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400, "never below what is reserved");
+    assert_eq!(res.status(), 409, "never below what is reserved");
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "stock_below_reserved");
+    assert_eq!(e["error"]["details"][0]["field"], "delta");
+    assert_eq!(
+        (
+            e["error"]["context"]["reserved"].as_i64(),
+            e["error"]["context"]["requested_on_hand"].as_i64()
+        ),
+        (Some(4), Some(3))
+    );
     let missing = app.url(&format!(
         "/api/admin/products/{}/stock",
         uuid::Uuid::now_v7()

@@ -115,6 +115,8 @@ impl ServerProcess {
         .env("EMPORIUM_STORE__SEED_DEMO_WHEN_EMPTY", "false")
         .env("EMPORIUM_LIMITS__API_REQUESTS_PER_IP", "1000000")
         .env("EMPORIUM_LIMITS__REGISTRATIONS_PER_IP", "1000")
+        .env("EMPORIUM_LIMITS__CHECKOUTS_PER_IP", "1000000")
+        .env("EMPORIUM_LIMITS__CARTS_PER_IP", "1000000")
         // The built-in simulator belongs to a single `all` process.
         .env(
             "EMPORIUM_PAYMENTS__MODE",
@@ -218,6 +220,17 @@ impl TestApp {
 
     /// Spawns with a configuration adjusted by `tweak` before start.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestApp::spawn_on(backend, listener, tweak).await
+    }
+
+    /// As [`TestApp::spawn_with`], serving on `listener`. A listener on an
+    /// unspecified address (`[::]`) is reached through loopback.
+    pub async fn spawn_on(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        tweak: impl FnOnce(&mut Config),
+    ) -> TestApp {
         if std::env::var("TEST_LOG").is_ok() {
             emporium::telemetry::init("text");
         }
@@ -225,10 +238,14 @@ impl TestApp {
         let mut config = Config::embedded(dir.path()).unwrap();
         config.store.seed_demo_when_empty = false;
         config.cache.ttl_secs = 60;
-        // Every test talks from 127.0.0.1: the general limit is tested on its own.
+        // Every test talks from 127.0.0.1: the general limit and the limits
+        // on carts and checkouts are tested on their own.
         config.limits.api_requests_per_ip = 1_000_000;
         config.limits.api_requests_per_user = 1_000_000;
         config.limits.registrations_per_ip = 1_000;
+        config.limits.checkouts_per_ip = 1_000_000;
+        config.limits.checkouts_per_user = 1_000_000;
+        config.limits.carts_per_ip = 1_000_000;
         let mut db = None;
         let mut redis_prefix: Option<RedisPrefix> = None;
         if backend != Backend::Sqlite {
@@ -246,8 +263,13 @@ impl TestApp {
         tweak(&mut config);
         seed_file(&config, FIXTURE.into()).await;
 
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let mut addr = listener.local_addr().unwrap();
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(startup::run(config.clone(), listener, async move {
             let _ = rx.await;

@@ -3,7 +3,9 @@
 //! inventory row (`INSERT … ON CONFLICT DO NOTHING`, undone if the change
 //! is refused) and then locks it (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
 //! `FOR UPDATE`), so the reserved count it checks against cannot move
-//! before it writes; the movement is recorded in the same transaction.
+//! before it writes; the update itself is conditional on the bounds
+//! (`reserved <= on_hand <= MAX_ON_HAND`), and the movement is recorded in
+//! the same transaction.
 
 /// Expands to the stock functions of a `stock` module: `$db` is the sqlx
 /// database, `$begin` starts a write transaction and `$fu` locks the rows
@@ -12,7 +14,7 @@ macro_rules! stock_sql {
     ($db:ty, $begin:literal, $fu:literal) => {
         use emporium_domain::identity::UnixMillis;
         use emporium_domain::inventory::{
-            StockChange, StockChangeOutcome, StockLevel, StockMovement,
+            StockChange, StockChangeOutcome, StockLevel, StockMovement, MAX_ON_HAND,
         };
         use emporium_domain::StoreError;
         use uuid::Uuid;
@@ -74,14 +76,24 @@ macro_rules! stock_sql {
                 tx.rollback().await.map_err(db)?;
                 return Ok(StockChangeOutcome::UnknownProduct);
             };
+            // The domain bounds a delta to ± MAX_ON_HAND, so this is exact.
             let after = match change {
                 StockChange::Set(n) => i64::from(n),
                 StockChange::Adjust(delta) => before.saturating_add(delta),
             };
+            let max = i64::from(MAX_ON_HAND);
             if after < reserved || after < 0 {
                 tx.rollback().await.map_err(db)?;
                 return Ok(StockChangeOutcome::BelowReserved {
+                    on_hand: before,
                     reserved: count(reserved)?,
+                    requested_on_hand: after,
+                });
+            }
+            if after > max {
+                tx.rollback().await.map_err(db)?;
+                return Ok(StockChangeOutcome::AboveMaximum {
+                    on_hand: before,
                     requested_on_hand: after,
                 });
             }
@@ -90,16 +102,27 @@ macro_rules! stock_sql {
                 on_hand: count(after)?,
                 reserved: count(reserved)?,
             };
-            sqlx::query(
+            // The row is locked, so the checks above hold; the update
+            // states them again, so that it can never write a count out of
+            // bounds whatever happened in between.
+            let updated = sqlx::query(
                 "UPDATE inventory SET on_hand = $1, updated_at = $2 \
-                 WHERE product_id = $3 AND reserved <= $1",
+                 WHERE product_id = $3 AND reserved <= $1 AND $1 >= 0 AND $1 <= $4",
             )
             .bind(after)
             .bind(now)
             .bind(product_id)
+            .bind(max)
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(db)?
+            .rows_affected();
+            if updated != 1 {
+                tx.rollback().await.map_err(db)?;
+                return Err(StoreError::Internal(format!(
+                    "stock of {product_id} moved while locked"
+                )));
+            }
             sqlx::query(
                 "INSERT INTO stock_movements \
                  (product_id, on_hand_before, on_hand_after, reason, actor, created_at) \

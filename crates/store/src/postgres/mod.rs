@@ -1,6 +1,8 @@
 //! The PostgreSQL adapter: connection pool, weighted `tsvector` + GIN for
 //! search, `pg_trgm` over the indexed words for typo candidates,
-//! migrations in `migrations/postgres/`.
+//! migrations in `migrations/postgres/`. A search runs in a read-only
+//! transaction with `SET LOCAL statement_timeout`, so the server stops a
+//! costly one, and the limit ends with the transaction whatever happens.
 
 mod commerce;
 mod identity;
@@ -22,6 +24,8 @@ const PATH_JSON: &str = "array_to_json(c.path)::text";
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// How long each statement of a search may run.
+    search_timeout: Duration,
 }
 
 impl PgStore {
@@ -46,7 +50,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            search_timeout: crate::DEFAULT_SEARCH_TIMEOUT,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
@@ -60,8 +67,39 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The same store with another time limit per search statement.
+    pub fn with_search_timeout(mut self, limit: Duration) -> PgStore {
+        self.search_timeout = limit;
+        self
+    }
+
+    /// One search in a read-only transaction whose statements stop at
+    /// `search_timeout` (one round trip opens it and sets the limit). A
+    /// timed-out statement aborts the transaction; it is rolled back here
+    /// (or, if the search is dropped half-way, by sqlx when the connection
+    /// is next used), so the connection goes back to the pool clean.
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        crate::sql::run_search!(&self.pool, q, Postgres, Dialect::Postgres, PATH_JSON)
+        let ms = self.search_timeout.as_millis().max(1);
+        let mut tx = self
+            .pool
+            .begin_with(format!(
+                "BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}"
+            ))
+            .await
+            .map_err(db)?;
+        let page =
+            async { crate::sql::run_search!(&mut *tx, q, Postgres, Dialect::Postgres, PATH_JSON) }
+                .await;
+        match page {
+            Ok(page) => {
+                tx.commit().await.map_err(db)?;
+                Ok(page)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     crate::reads::shared_reads!(Postgres, PATH_JSON, "p.attributes::text");

@@ -1,6 +1,8 @@
 //! The SQLite adapter: the embedded default. One file in WAL mode (readers
 //! never block the writer), FTS5 for search, migrations in
-//! `migrations/sqlite/`.
+//! `migrations/sqlite/`. A search is stopped at its time limit by SQLite's
+//! progress handler ([`TimeLimit`]), which interrupts the statement running
+//! on that connection and nothing else.
 
 mod commerce;
 mod identity;
@@ -8,13 +10,16 @@ mod import;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use emporium_domain::catalog::spelling::Vocabulary;
 use emporium_domain::catalog::{ImportCounts, ProductDraft, StorePage, StoreSearch};
 use emporium_domain::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::Mutex;
 
@@ -26,6 +31,51 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The spelling index and the catalog version it was built from.
     vocabulary: Arc<Mutex<(i64, Arc<Vocabulary>)>>,
+    /// How long one search may run.
+    search_timeout: Duration,
+}
+
+/// Virtual-machine steps between two looks at the clock: a fraction of a
+/// millisecond of work, and a clock read costs far less than that.
+const PROGRESS_STEPS: i32 = 1_000;
+
+/// A time limit on what runs next on one connection: SQLite's progress
+/// handler interrupts the running statement once the deadline has passed
+/// (the statement fails with `SQLITE_INTERRUPT`, read as
+/// `StoreError::TimedOut`). Lifted by [`TimeLimit::lift`]; if the search is
+/// dropped half-way instead (its request timed out), dropping the limit
+/// disarms the handler, so the connection goes back to the pool harmless.
+struct TimeLimit {
+    lifted: Arc<AtomicBool>,
+}
+
+impl TimeLimit {
+    async fn set(conn: &mut SqliteConnection, limit: Duration) -> Result<TimeLimit, StoreError> {
+        let lifted = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + limit;
+        let flag = lifted.clone();
+        conn.lock_handle()
+            .await
+            .map_err(db)?
+            .set_progress_handler(PROGRESS_STEPS, move || {
+                flag.load(Ordering::Relaxed) || Instant::now() < deadline
+            });
+        Ok(TimeLimit { lifted })
+    }
+
+    /// Removes the handler (and disarms it first, should that fail).
+    async fn lift(self, conn: &mut SqliteConnection) {
+        self.lifted.store(true, Ordering::Relaxed);
+        if let Ok(mut handle) = conn.lock_handle().await {
+            handle.remove_progress_handler();
+        }
+    }
+}
+
+impl Drop for TimeLimit {
+    fn drop(&mut self) {
+        self.lifted.store(true, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -71,6 +121,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             vocabulary: Arc::new(Mutex::new((-1, Arc::new(Vocabulary::default())))),
+            search_timeout: crate::DEFAULT_SEARCH_TIMEOUT,
         };
         store.migrate().await?;
         Ok(store)
@@ -98,8 +149,21 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// The same store with another time limit per search.
+    pub fn with_search_timeout(mut self, limit: Duration) -> SqliteStore {
+        self.search_timeout = limit;
+        self
+    }
+
+    /// One search on one connection, stopped at `search_timeout`.
     pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        crate::sql::run_search!(&self.pool, q, Sqlite, Dialect::Sqlite, "c.path")
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let limit = TimeLimit::set(&mut conn, self.search_timeout).await?;
+        let page =
+            async { crate::sql::run_search!(&mut *conn, q, Sqlite, Dialect::Sqlite, "c.path") }
+                .await;
+        limit.lift(&mut conn).await;
+        page
     }
 
     crate::reads::shared_reads!(Sqlite, "c.path", "p.attributes");

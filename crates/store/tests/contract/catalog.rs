@@ -1,13 +1,15 @@
 //! Catalog behaviours every store must show.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use emporium_domain::catalog::import::ProductDraft;
 use emporium_domain::catalog::Sku;
+use emporium_domain::catalog::{Sort, StoreSearch};
 use emporium_domain::ports::CatalogStore;
-use emporium_domain::{Currency, Money};
+use emporium_domain::{Currency, Money, StoreError};
 
-use crate::support::{fixture, search, TestDb};
+use crate::support::{demo, fixture, search, TestDb};
 
 crate::contract!(
     import_is_idempotent_and_counts_changes,
@@ -23,6 +25,7 @@ crate::contract!(
     product_detail_round_trips,
     archived_products_leave_search_facets_and_detail,
     archiving_an_unknown_product_is_false,
+    a_search_past_its_time_limit_is_stopped_and_its_connection_reused,
 );
 
 fn noop(_: u64) {}
@@ -465,4 +468,57 @@ async fn archiving_an_unknown_product_is_false(db: TestDb) {
         v0,
         "nothing changed, same version"
     );
+}
+
+/// Every product, with facets: the costliest search there is (the whole
+/// catalog materialised, counted and grouped three ways).
+fn everything() -> StoreSearch {
+    StoreSearch {
+        term_groups: Vec::new(),
+        prefix_last: false,
+        match_any: false,
+        category_key: None,
+        brand: None,
+        min_price: None,
+        max_price: None,
+        sort: Sort::Name,
+        limit: 100,
+        after: None,
+        facets: true,
+        facet_parent_key: None,
+    }
+}
+
+async fn a_search_past_its_time_limit_is_stopped_and_its_connection_reused(db: TestDb) {
+    db.store.import(&demo(), &noop).await.unwrap();
+    // One connection, so every call below uses the one the stopped search used.
+    let one = db.another_pool(1).await;
+    let tight = one.clone().with_search_timeout(Duration::from_millis(1));
+    let loose = one.clone().with_search_timeout(Duration::from_secs(120));
+    for round in 0..3 {
+        // 23k products take tens of milliseconds at the very least: far
+        // past 1 ms, on any machine however loaded.
+        let err = tight.search(&everything()).await.unwrap_err();
+        assert!(matches!(err, StoreError::TimedOut(_)), "{round}: {err:?}");
+        // The connection is healthy: no aborted transaction, no handler left.
+        let page = loose.search(&everything()).await.unwrap();
+        assert_eq!(page.total, 23_213, "{round}");
+        assert_eq!(page.hits.len(), 101);
+        assert_eq!(one.product_count().await.unwrap(), 23_213);
+        let cheap = StoreSearch {
+            term_groups: vec![vec!["samsung".into()]],
+            ..everything()
+        };
+        assert!(loose.search(&cheap).await.unwrap().total > 0);
+        // A search dropped half-way (its request timed out) leaves nothing
+        // behind either, whether or not its limit had fired yet.
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(1 + round),
+            tight.search(&everything()),
+        )
+        .await;
+        assert!(!matches!(dropped, Ok(Ok(_))), "{round}: {dropped:?}");
+        assert_eq!(loose.search(&everything()).await.unwrap().total, 23_213);
+    }
+    one.close().await;
 }

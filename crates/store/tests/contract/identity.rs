@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use emporium_domain::identity::{
-    DisplayName, Email, NewSession, RefreshOutcome, RevokeReason, Revoked, Role, StoredKey,
-    UnixMillis, User,
+    DisplayName, Email, FeedPosition, NewSession, RefreshOutcome, RevokeReason, Revoked, Role,
+    StoredKey, UnixMillis, User,
 };
 use emporium_domain::ports::IdentityStore;
 use emporium_domain::StoreError;
@@ -27,7 +27,8 @@ crate::contract!(
     taken_refresh_hash_is_a_conflict_and_writes_no_session,
     revoke_session_is_true_once,
     revoke_user_sessions_keeps_one_and_returns_the_others,
-    revoked_since_is_ordered_and_bounded,
+    revoked_after_is_ordered_and_bounded,
+    the_revocation_feed_pages_through_many_revocations_of_one_millisecond,
     purge_removes_only_long_ended_sessions,
     signing_keys_add_list_and_remove,
 );
@@ -150,7 +151,7 @@ async fn refresh_token_rotates_once_and_reuse_revokes_the_session(db: TestDb) {
     // h1 was used: presenting it again is a replay.
     let reused = rotate(&db.store, "h1", "h-thief", T0 + 3).await;
     assert_eq!(reused, RefreshOutcome::Reused { session_id: sid });
-    let revoked = db.store.revoked_since(T0, 10).await.unwrap();
+    let revoked = feed(&db.store, T0, 10).await;
     assert_eq!(
         revoked,
         [Revoked {
@@ -191,7 +192,7 @@ async fn expired_session_has_ended(db: TestDb) {
     );
     // Nothing was written: the token still says the session ended.
     assert_eq!(rotate(&db.store, "h0", "h1", T0 + 2 * HOUR).await, ended);
-    assert!(db.store.revoked_since(0, 10).await.unwrap().is_empty());
+    assert!(feed(&db.store, 0, 10).await.is_empty());
 }
 
 async fn concurrent_rotation_has_exactly_one_winner(db: TestDb) {
@@ -267,7 +268,7 @@ async fn revoke_session_is_true_once(db: TestDb) {
         .store
         .revoke_session(Uuid::now_v7(), RevokeReason::Logout, T0);
     assert!(!unknown.await.unwrap());
-    let revoked = db.store.revoked_since(0, 10).await.unwrap();
+    let revoked = feed(&db.store, 0, 10).await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].revoked_at, T0 + 1, "the first revocation stands");
     let ended = RefreshOutcome::Ended { session_id: sid };
@@ -356,7 +357,15 @@ async fn purge_removes_only_long_ended_sessions(db: TestDb) {
     assert_eq!(db.store.purge_sessions(T0 + 2 * HOUR).await.unwrap(), 0);
 }
 
-async fn revoked_since_is_ordered_and_bounded(db: TestDb) {
+/// The first page of the revocation feed from `since` on.
+async fn feed(store: &Store, since: UnixMillis, limit: u32) -> Vec<Revoked> {
+    store
+        .revoked_after(FeedPosition::start_of(since), limit)
+        .await
+        .unwrap()
+}
+
+async fn revoked_after_is_ordered_and_bounded(db: TestDb) {
     let u = customer(&db.store, "ken@example.com").await;
     let mut ids = Vec::new();
     for (hash, at) in [("a", 30), ("b", 10), ("c", 20)] {
@@ -372,17 +381,74 @@ async fn revoked_since_is_ordered_and_bounded(db: TestDb) {
     };
     let (a, b, c) = (r(ids[0]), r(ids[1]), r(ids[2]));
 
-    assert_eq!(db.store.revoked_since(0, 100).await.unwrap(), [b, c, a]);
-    assert_eq!(db.store.revoked_since(T0 + 20, 100).await.unwrap(), [c, a]);
-    assert_eq!(db.store.revoked_since(T0 + 11, 100).await.unwrap(), [c, a]);
-    assert_eq!(db.store.revoked_since(0, 2).await.unwrap(), [b, c]);
-    assert_eq!(db.store.revoked_since(T0 + 20, 1).await.unwrap(), [c]);
+    assert_eq!(feed(&db.store, 0, 100).await, [b, c, a]);
+    assert_eq!(feed(&db.store, T0 + 20, 100).await, [c, a]);
+    assert_eq!(feed(&db.store, T0 + 11, 100).await, [c, a]);
+    assert_eq!(feed(&db.store, 0, 2).await, [b, c]);
+    assert_eq!(feed(&db.store, T0 + 20, 1).await, [c]);
+    assert!(feed(&db.store, T0 + 31, 100).await.is_empty());
+    // Strictly after a position: the row at it is not read again.
+    let after_c = db.store.revoked_after(c.position(), 100).await.unwrap();
+    assert_eq!(after_c, [a]);
     assert!(db
         .store
-        .revoked_since(T0 + 31, 100)
+        .revoked_after(a.position(), 100)
         .await
         .unwrap()
         .is_empty());
+}
+
+/// A password change on an account with many sessions revokes them all in
+/// one millisecond: paging from the last row of each page still reads
+/// every one exactly once, in order, and then what came after.
+async fn the_revocation_feed_pages_through_many_revocations_of_one_millisecond(db: TestDb) {
+    let many = customer(&db.store, "many@example.com").await;
+    let other = customer(&db.store, "other@example.com").await;
+    let before = session(&db.store, other.id, "before", T0 + DAY).await;
+    let same_ms = session(&db.store, other.id, "same-ms", T0 + DAY).await;
+    let after = session(&db.store, other.id, "after", T0 + DAY).await;
+    for i in 0..250 {
+        session(&db.store, many.id, &format!("s{i}"), T0 + DAY).await;
+    }
+    let logout = |sid, at| db.store.revoke_session(sid, RevokeReason::Logout, at);
+    assert!(logout(before, T0 + 4).await.unwrap());
+    let ended = db
+        .store
+        .revoke_user_sessions(many.id, None, RevokeReason::PasswordChange, T0 + 5)
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 250);
+    assert!(logout(same_ms, T0 + 5).await.unwrap());
+    assert!(logout(after, T0 + 6).await.unwrap());
+
+    let mut seen = Vec::new();
+    let mut from = FeedPosition::start_of(T0);
+    let mut pages = 0;
+    loop {
+        let page = db.store.revoked_after(from, 100).await.unwrap();
+        assert!(page.len() <= 100);
+        pages += 1;
+        let Some(last) = page.last() else { break };
+        from = last.position();
+        seen.extend(page);
+        assert!(pages < 10, "the feed does not advance");
+    }
+    assert_eq!(seen.len(), 253, "every revocation once");
+    let positions: Vec<FeedPosition> = seen.iter().map(Revoked::position).collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "strictly in (revoked_at, session_id) order"
+    );
+    assert_eq!(seen[0].session_id, before);
+    assert_eq!(seen[252].session_id, after);
+    let at_five: HashSet<Uuid> = seen
+        .iter()
+        .filter(|r| r.revoked_at == T0 + 5)
+        .map(|r| r.session_id)
+        .collect();
+    let mut expected: HashSet<Uuid> = ended.into_iter().collect();
+    expected.insert(same_ms);
+    assert_eq!(at_five, expected);
 }
 
 fn key(kid: &str, created_at: UnixMillis) -> StoredKey {

@@ -34,6 +34,20 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// Another store on the same database, with a pool of `size`
+    /// connections (closed by the caller).
+    pub async fn another_pool(&self, size: u32) -> Store {
+        match (&self._dir, &self.pg_name) {
+            (Some(dir), _) => Store::open_sqlite(dir.path(), size).await.unwrap(),
+            (None, Some(name)) => Store::connect_postgres(&with_database(&admin_url(), name), size)
+                .await
+                .unwrap(),
+            (None, None) => unreachable!("a test database is SQLite or PostgreSQL"),
+        }
+    }
+}
+
+impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_sqlite(dir.path(), 4).await.unwrap();

@@ -7,10 +7,20 @@ import { api } from "../api.js";
 import * as session from "../session.js";
 import { el, field, formErrors, announce } from "../ui.js";
 
-/** Only same-site paths, so `?next=` cannot send anyone elsewhere. */
-function nextPath(query) {
-  const next = query.get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+/**
+ * Where `?next=` may send the customer: a path of this shop, else home. It
+ * must start with one `/` not followed by `/` or `\` (browsers read
+ * `/\evil.com` like `//evil.com`: another site), and must resolve to this
+ * origin (the URL parser drops tabs and newlines, so `/\t/evil.com` is
+ * `//evil.com` too). The path is given back as the parser resolved it.
+ */
+export function nextPath(query) {
+  const next = query.get("next");
+  if (!next || !/^\/(?![/\\])/.test(next)) return "/";
+  let url;
+  try { url = new URL(next, location.origin); } catch { return "/"; }
+  if (url.origin !== location.origin) return "/";
+  return `${url.pathname}${url.search}${url.hash}`;
 }
 
 export async function render(ctx) {

@@ -1,7 +1,7 @@
 //! After checkout: transitions and what they do to stock, expiry,
 //! listings; and stock changes by staff.
 
-use emporium_domain::inventory::{StockChange, StockChangeOutcome, StockLevel};
+use emporium_domain::inventory::{StockChange, StockChangeOutcome, StockLevel, MAX_ON_HAND};
 use emporium_domain::orders::{
     OrderEvent, OrderFilter, OrderOwner, OrderStatus, TransitionOutcome,
 };
@@ -19,6 +19,7 @@ crate::contract!(
     expired_orders_are_listed_oldest_first,
     list_orders_filters_and_pages_newest_first,
     stock_changes_are_audited_and_never_below_reserved,
+    stock_never_rises_above_the_maximum_even_under_concurrent_adjustments,
     stock_unstocked_fills_only_missing_rows,
 );
 
@@ -256,6 +257,7 @@ async fn stock_changes_are_audited_and_never_below_reserved(db: TestDb) {
     assert_eq!(
         refused,
         StockChangeOutcome::BelowReserved {
+            on_hand: 0,
             reserved: 0,
             requested_on_hand: -1
         }
@@ -286,6 +288,7 @@ async fn stock_changes_are_audited_and_never_below_reserved(db: TestDb) {
     assert_eq!(
         below,
         StockChangeOutcome::BelowReserved {
+            on_hand: 10,
             reserved: 4,
             requested_on_hand: 3
         }
@@ -339,6 +342,86 @@ async fn stock_changes_are_audited_and_never_below_reserved(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(unknown, StockChangeOutcome::UnknownProduct);
+}
+
+async fn stock_never_rises_above_the_maximum_even_under_concurrent_adjustments(db: TestDb) {
+    let p = products(&db.store, 2).await;
+    let id = p[0].id;
+    let change = |c: StockChange, at: i64| {
+        let store = db.store.clone();
+        async move {
+            store
+                .change_stock(id, c, "delivery", "admin:1", at)
+                .await
+                .unwrap()
+        }
+    };
+    // What the fuzzer did: +10,000,000 again and again from 0.
+    let first = change(StockChange::Adjust(MAX_ON_HAND.into()), T0).await;
+    assert!(matches!(first, StockChangeOutcome::Changed(l) if l.on_hand == MAX_ON_HAND));
+    for i in 1..4 {
+        assert_eq!(
+            change(StockChange::Adjust(MAX_ON_HAND.into()), T0 + i).await,
+            StockChangeOutcome::AboveMaximum {
+                on_hand: MAX_ON_HAND.into(),
+                requested_on_hand: 2 * i64::from(MAX_ON_HAND),
+            }
+        );
+    }
+    assert_eq!(
+        change(StockChange::Adjust(1), T0 + 5).await,
+        StockChangeOutcome::AboveMaximum {
+            on_hand: MAX_ON_HAND.into(),
+            requested_on_hand: i64::from(MAX_ON_HAND) + 1,
+        },
+        "one past the cap"
+    );
+    assert_eq!(
+        change(StockChange::Set(MAX_ON_HAND + 1), T0 + 6).await,
+        StockChangeOutcome::AboveMaximum {
+            on_hand: MAX_ON_HAND.into(),
+            requested_on_hand: i64::from(MAX_ON_HAND) + 1,
+        },
+        "the store checks a set count too"
+    );
+    assert_eq!(level(&db, id).await, (MAX_ON_HAND, 0));
+    assert_eq!(
+        db.store.stock_movements(id, 10).await.unwrap().len(),
+        1,
+        "refusals are not recorded"
+    );
+
+    // Racing adjustments: exactly as many as fit are applied.
+    let other = p[1].id;
+    let step = i64::from(MAX_ON_HAND) / 8;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = db.store.clone();
+            tokio::spawn(async move {
+                store
+                    .change_stock(
+                        other,
+                        StockChange::Adjust(step),
+                        "delivery",
+                        "admin:1",
+                        T0 + i,
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StockChangeOutcome::Changed(_) => applied += 1,
+            StockChangeOutcome::AboveMaximum { .. } => {}
+            o => panic!("{o:?}"),
+        }
+    }
+    assert_eq!(applied, 8);
+    assert_eq!(level(&db, other).await, (MAX_ON_HAND, 0));
+    assert_eq!(db.store.stock_movements(other, 50).await.unwrap().len(), 8);
 }
 
 async fn stock_unstocked_fills_only_missing_rows(db: TestDb) {
