@@ -36,6 +36,9 @@ describe("storefront: browsing", () => {
     await box.press("Enter");
     await page.waitForURL((u) => u.searchParams.get("q") === picked);
     assert.ok((await resultTotal(page)) > 0);
+    // Payments go to the built-in simulator: every page says so.
+    await page.locator("#test-mode").waitFor({ state: "visible" });
+    assert.match(await page.locator("#test-mode").textContent(), /TEST MODE/);
     await finish(tab, "typeahead");
   });
 

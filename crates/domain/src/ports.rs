@@ -19,8 +19,8 @@ use crate::orders::{
     NewOrder, Order, OrderFilter, OrderStatus, OrderSummary, PlaceOutcome, TransitionOutcome,
 };
 use crate::payments::{
-    NewPayment, NewRefund, Payment, PaymentJob, QueueStats, Refund, RefundJob, RefundSettlement,
-    RefundStart, Settled, Settlement, StartOutcome,
+    NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, QueueStats, Refund, RefundJob,
+    RefundSettlement, RefundStart, Settled, Settlement, StartOutcome,
 };
 use crate::StoreError;
 
@@ -494,6 +494,18 @@ pub trait PaymentStore: Send + Sync + 'static {
         kind: &str,
         now: UnixMillis,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records a provider event the shop refused to act on.
+    fn record_anomaly(
+        &self,
+        anomaly: &PaymentAnomaly,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// An order's payment anomalies, oldest first.
+    fn anomalies(
+        &self,
+        order_id: Uuid,
+    ) -> impl Future<Output = Result<Vec<PaymentAnomaly>, StoreError>> + Send;
 
     /// In one transaction with the order locked: if it is `paid`,
     /// `fulfilled` or (in part) refunded by card, and the amount (default:

@@ -56,7 +56,42 @@ pub struct PaymentSettings {
     pub queue_alert_secs: u64,
     pub alert_webhook_url: String,
     pub max_attempts_per_order: u32,
+    pub processing_timeout_secs: u64,
+    /// Test-mode payments on an address other than loopback: refused
+    /// unless this is set, and then every storefront page says TEST MODE.
+    pub public_test_mode: bool,
 }
+
+impl PaymentSettings {
+    /// Whether payments are in test mode: the in-process simulator, or a
+    /// provider holding the simulator's well-known keys. Anyone who knows
+    /// those keys can sign webhooks, so such a shop may listen only on
+    /// loopback unless `public_test_mode` says otherwise.
+    pub fn test_mode(&self) -> bool {
+        match self.mode {
+            PaymentMode::Simulator => true,
+            PaymentMode::Provider => {
+                self.secret_key.expose_secret() == emporium_paysim::SECRET_KEY_DEFAULT
+                    || self.webhook_secret.expose_secret() == PAYSIM_WEBHOOK_SECRET
+            }
+            PaymentMode::Off => false,
+        }
+    }
+
+    /// Refuses test-mode payments on a shop listening on `addr` beyond
+    /// loopback, unless `public_test_mode` is set.
+    pub fn check_exposure(&self, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        if self.test_mode() && !self.public_test_mode && !addr.ip().to_canonical().is_loopback() {
+            bail!(
+                "payments are in test mode (the built-in simulator, or the simulator's keys) and the shop listens on {addr}, beyond this machine: anyone could then take test payments, and with the well-known keys forge the provider's webhooks. Listen on 127.0.0.1, configure a real provider (payments.mode = \"provider\" with its keys), or set payments.public_test_mode = true for a public demo (every storefront page then says TEST MODE)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The simulator's well-known webhook secret (its default).
+pub const PAYSIM_WEBHOOK_SECRET: &str = "whsec_paysim";
 
 /// Where card payments go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -115,6 +150,9 @@ pub struct LimitSettings {
     pub checkout_window_secs: u64,
     pub carts_per_ip: u32,
     pub cart_window_secs: u64,
+    pub payment_attempts_per_ip: u32,
+    pub payment_attempts_per_user: u32,
+    pub payment_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +251,7 @@ impl Config {
             .merge(Serialized::default("server", flags));
         let config: Config = fig.extract().context("invalid configuration")?;
         config.validate()?;
+        config.payments.check_exposure(config.server.addr)?;
         Ok(config)
     }
 
@@ -310,8 +349,8 @@ impl Config {
             if !local(&p.provider_url) && local(&p.tokenization_url) {
                 bail!("payments.tokenization_url must be the provider's (browsers post cards there), not a local address");
             }
-            let paysim_keys = p.secret_key.expose_secret() == "sk_test_paysim"
-                || p.webhook_secret.expose_secret() == "whsec_paysim";
+            let paysim_keys = p.secret_key.expose_secret() == emporium_paysim::SECRET_KEY_DEFAULT
+                || p.webhook_secret.expose_secret() == PAYSIM_WEBHOOK_SECRET;
             if paysim_keys && !local(&p.provider_url) {
                 bail!("payments.secret_key and payments.webhook_secret must be the provider's (set EMPORIUM_PAYMENTS__SECRET_KEY and EMPORIUM_PAYMENTS__WEBHOOK_SECRET), not the simulator's");
             }
@@ -341,6 +380,7 @@ impl Config {
             || p.queue_retry_max_ms < p.queue_retry_base_ms
             || p.breaker_threshold == 0
             || p.max_attempts_per_order == 0
+            || p.processing_timeout_secs == 0
         {
             bail!("[payments]: timeouts, worker_interval_ms, queue_retry_base_ms, breaker_threshold and max_attempts_per_order must be at least 1, and queue_retry_max_ms at least queue_retry_base_ms");
         }
@@ -355,6 +395,8 @@ impl Config {
             l.checkouts_per_ip,
             l.checkouts_per_user,
             l.carts_per_ip,
+            l.payment_attempts_per_ip,
+            l.payment_attempts_per_user,
         ]
         .contains(&0)
             || [
@@ -363,6 +405,7 @@ impl Config {
                 l.api_window_secs,
                 l.checkout_window_secs,
                 l.cart_window_secs,
+                l.payment_window_secs,
             ]
             .contains(&0)
         {
@@ -532,6 +575,29 @@ mod tests {
     }
 
     #[test]
+    fn test_mode_payments_stay_on_loopback_unless_a_public_demo_is_declared() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            assert!(load().is_ok(), "the default: simulator on 127.0.0.1");
+            jail.set_env("EMPORIUM_SERVER__ADDR", "0.0.0.0:8080");
+            let e = load().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("public_test_mode"), "{e}");
+            // A provider holding paysim's keys is test mode too.
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "provider");
+            assert!(load().is_err(), "provider with the simulator's keys");
+            jail.set_env("EMPORIUM_PAYMENTS__PUBLIC_TEST_MODE", "true");
+            assert!(load().is_ok(), "declared public demo");
+            jail.set_env("EMPORIUM_PAYMENTS__PUBLIC_TEST_MODE", "false");
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "off");
+            assert!(load().is_ok(), "no payments");
+            jail.set_env("EMPORIUM_SERVER__ADDR", "[::1]:8080");
+            jail.set_env("EMPORIUM_PAYMENTS__MODE", "simulator");
+            assert!(load().is_ok(), "IPv6 loopback");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn shop_limits_and_the_search_timeout_are_checked() {
         figment::Jail::expect_with(|jail| {
             let load = || Config::load(None, &Overrides::default());
@@ -550,6 +616,9 @@ mod tests {
                 "EMPORIUM_LIMITS__CHECKOUT_WINDOW_SECS",
                 "EMPORIUM_LIMITS__CARTS_PER_IP",
                 "EMPORIUM_LIMITS__CART_WINDOW_SECS",
+                "EMPORIUM_LIMITS__PAYMENT_ATTEMPTS_PER_IP",
+                "EMPORIUM_LIMITS__PAYMENT_ATTEMPTS_PER_USER",
+                "EMPORIUM_LIMITS__PAYMENT_WINDOW_SECS",
                 "EMPORIUM_SHOP__MAX_UNPAID_ORDERS_PER_USER",
             ] {
                 jail.set_env(var, "0");

@@ -299,6 +299,43 @@ async fn notify(
     match client.post(url).json(&body).send().await {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(status = %r.status(), "the ops webhook refused the alert"),
-        Err(e) => tracing::warn!(error = %e, "could not deliver the alert to the ops webhook"),
+        Err(e) => tracing::warn!(
+            error = %delivery_error(e),
+            "could not deliver the alert to the ops webhook"
+        ),
+    }
+}
+
+/// A delivery error without its URL: an ops webhook's address is often a
+/// credential (a chat service's token in the path), so it stays out of
+/// the logs.
+fn delivery_error(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "a test fails loudly on what it did not expect"
+    )]
+
+    #[tokio::test]
+    async fn an_undeliverable_alert_does_not_log_its_url() {
+        // Nothing listens on a port just released.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/services/T000/B000/s3cr3t-token");
+        let e = reqwest::Client::new().post(&url).send().await.unwrap_err();
+        assert!(
+            e.to_string().contains("s3cr3t-token"),
+            "reqwest shows it: {e}"
+        );
+        let logged = super::delivery_error(e);
+        assert!(!logged.contains("s3cr3t-token"), "{logged}");
+        assert!(!logged.contains("/services/"), "{logged}");
     }
 }

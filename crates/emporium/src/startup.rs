@@ -231,6 +231,45 @@ pub struct PaymentSetup {
     pub webhooks: Option<Arc<WebhookSettings>>,
 }
 
+/// The in-process simulator's keys: made at random the first time a data
+/// directory runs the simulator and kept there (`paysim-keys.json`, mode
+/// 0600), so no two shops share them and nobody can sign this shop's
+/// webhooks from the published defaults.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SimulatorKeys {
+    publishable_key: String,
+    secret_key: String,
+    webhook_secret: String,
+}
+
+impl SimulatorKeys {
+    fn of_data_dir(dir: &std::path::Path) -> anyhow::Result<SimulatorKeys> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = dir.join("paysim-keys.json");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            return serde_json::from_str(&text)
+                .with_context(|| format!("{} is not the simulator's keys", path.display()));
+        }
+        let token = || emporium_auth::random_token().map_err(|e| anyhow::anyhow!("{e}"));
+        let keys = SimulatorKeys {
+            publishable_key: format!("pk_test_{}", token()?),
+            secret_key: format!("sk_test_{}", token()?),
+            webhook_secret: format!("whsec_{}", token()?),
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(serde_json::to_string_pretty(&keys)?.as_bytes())?;
+        Ok(keys)
+    }
+}
+
 /// The payment provider: the in-process simulator (test mode), the
 /// configured provider, or none. `shop_addr` is where this process
 /// listens, so that the simulator's webhooks come back to it.
@@ -240,6 +279,12 @@ pub async fn payments(
     stop: &CancellationToken,
 ) -> anyhow::Result<PaymentSetup> {
     let p = &config.payments;
+    p.check_exposure(shop_addr)?;
+    let mut keys = SimulatorKeys {
+        publishable_key: p.publishable_key.clone(),
+        secret_key: p.secret_key.expose_secret().to_owned(),
+        webhook_secret: p.webhook_secret.expose_secret().to_owned(),
+    };
     let (provider_url, tokenization_url) = match p.mode {
         PaymentMode::Off => {
             return Ok(PaymentSetup {
@@ -257,19 +302,20 @@ pub async fn payments(
                 .await
                 .with_context(|| format!("payments.simulator_addr {}", p.simulator_addr))?;
             let sim = listener.local_addr()?;
+            keys = SimulatorKeys::of_data_dir(&config.server.data_dir)?;
             let host = if shop_addr.ip().is_unspecified() {
                 std::net::IpAddr::from([127, 0, 0, 1])
             } else {
                 shop_addr.ip()
             };
             let sim_config = emporium_paysim::Config {
-                secret_key: p.secret_key.expose_secret().to_owned(),
-                publishable_key: p.publishable_key.clone(),
+                secret_key: keys.secret_key.clone(),
+                publishable_key: keys.publishable_key.clone(),
                 webhook_url: Some(format!(
                     "http://{}/api/webhooks/payments",
                     SocketAddr::new(host, shop_addr.port())
                 )),
-                webhook_secret: p.webhook_secret.expose_secret().to_owned(),
+                webhook_secret: keys.webhook_secret.clone(),
                 ledger_path: config.server.data_dir.join("paysim.db"),
                 ..emporium_paysim::Config::default()
             };
@@ -289,7 +335,7 @@ pub async fn payments(
     };
     let client = StripeClient::new(ProviderConfig {
         base_url: provider_url,
-        secret_key: p.secret_key.expose_secret().to_owned(),
+        secret_key: keys.secret_key.clone(),
         connect_timeout: Duration::from_millis(p.connect_timeout_ms),
         timeout: Duration::from_millis(p.timeout_ms),
         retries: p.retries,
@@ -311,6 +357,7 @@ pub async fn payments(
         retry_base: Duration::from_millis(p.queue_retry_base_ms),
         retry_max: Duration::from_millis(p.queue_retry_max_ms),
         max_per_order: p.max_attempts_per_order,
+        processing_timeout: Duration::from_secs(p.processing_timeout_secs),
         ..PaymentPolicy::default()
     };
     Ok(PaymentSetup {
@@ -320,10 +367,10 @@ pub async fn payments(
         }),
         public: PublicPayments {
             tokenization_url,
-            publishable_key: p.publishable_key.clone(),
+            publishable_key: keys.publishable_key,
         },
         webhooks: Some(Arc::new(WebhookSettings {
-            secret: p.webhook_secret.expose_secret().to_owned(),
+            secret: keys.webhook_secret,
             tolerance: Duration::from_secs(p.webhook_tolerance_secs),
         })),
     })
@@ -348,6 +395,7 @@ fn api_limits(config: &Config) -> ApiLimits {
 fn shop_limits(config: &Config) -> ShopLimits {
     let l = &config.limits;
     let checkout_window = Duration::from_secs(l.checkout_window_secs);
+    let payment_window = Duration::from_secs(l.payment_window_secs);
     ShopLimits {
         carts_per_ip: Rule {
             limit: l.carts_per_ip,
@@ -360,6 +408,14 @@ fn shop_limits(config: &Config) -> ShopLimits {
         checkouts_per_user: Rule {
             limit: l.checkouts_per_user,
             window: checkout_window,
+        },
+        payments_per_ip: Rule {
+            limit: l.payment_attempts_per_ip,
+            window: payment_window,
+        },
+        payments_per_user: Rule {
+            limit: l.payment_attempts_per_user,
+            window: payment_window,
         },
     }
 }
@@ -469,6 +525,7 @@ pub async fn run(
         client_config: Arc::new(ClientConfig {
             currency: config.currency()?.to_string(),
             payments: payment_setup.public,
+            test_mode: config.payments.mode != PaymentMode::Off && config.payments.test_mode(),
         }),
         webhooks: payment_setup.webhooks,
     };

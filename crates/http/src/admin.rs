@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::orders::{limit, order_body, page, OrderBody, OrderPage};
+use crate::orders::{limit, order_body, page, staff_order_body, Audience, OrderBody, OrderPage};
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_stock, set_stock))
         .routes(routes!(adjust_stock))
         .routes(routes!(list_orders))
+        .routes(routes!(get_order))
         .routes(routes!(fulfil_order))
         .routes(routes!(mark_paid))
         .routes(routes!(refund_order))
@@ -391,6 +392,35 @@ async fn list_orders(
     Ok(Json(page(s.shop.list_orders(filter).await?, limit)))
 }
 
+/// One order as staff see it: every recorded detail of its history,
+/// payments (the provider's decline codes and messages) and refunds, and
+/// its payment anomalies — provider events refused because they were not
+/// what a payment asked for.
+#[utoipa::path(
+    get,
+    path = "/api/admin/orders/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses(
+        (status = 200, description = "The order, with `anomalies`", body = OrderBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+    )
+)]
+async fn get_order(
+    State(s): State<AppState>,
+    AdminUser(p): AdminUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<OrderBody>, ApiError> {
+    let viewer = emporium_domain::orders::OrderViewer::User {
+        user_id: p.user_id,
+        admin: true,
+    };
+    let order = s.shop.order_for(&viewer, id).await?;
+    let anomalies = s.shop.payment_anomalies(id).await?;
+    Ok(Json(staff_order_body(order, anomalies)?))
+}
+
 /// Mark a paid order fulfilled (shipped).
 #[utoipa::path(
     post,
@@ -413,7 +443,7 @@ async fn fulfil_order(
         .shop
         .advance(id, OrderStatus::Fulfilled, &actor(&p), None)
         .await?;
-    Ok(Json(order_body(order)?))
+    Ok(Json(order_body(order, Audience::Staff)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -455,7 +485,7 @@ async fn mark_paid(
         .shop
         .advance(id, OrderStatus::Paid, &actor(&p), Some(reason))
         .await?;
-    Ok(Json(order_body(order)?))
+    Ok(Json(order_body(order, Audience::Staff)?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -512,7 +542,7 @@ async fn refund_order(
         status,
         Json(RefundAnswer {
             refund: done.refund,
-            order: order_body(done.order)?,
+            order: order_body(done.order, Audience::Staff)?,
         }),
     )
         .into_response())

@@ -303,12 +303,19 @@ impl From<ShopError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "too_many_payment_attempts", message)
                     .with_context(json!({ "max": max }))
             }
-            ShopError::PaymentDeclined { code, message } => ApiError::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "payment_declined",
-                format!("the card was declined: {message} Try another card."),
-            )
-            .with_context(json!({ "decline_code": code })),
+            // The provider's reason goes to the logs and to staff, not to
+            // the client: detailed codes help card testers sort cards.
+            ShopError::PaymentDeclined { code, message } => {
+                tracing::info!(decline_code = %code, provider_message = %message, "card declined");
+                let code = crate::orders::public_decline_code(&code);
+                let message = if code == "authentication_required" {
+                    "the card needs 3-D Secure authentication, which this shop does not support; try another card"
+                } else {
+                    "the card was declined; try another card"
+                };
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, "payment_declined", message)
+                    .with_context(json!({ "decline_code": code }))
+            }
             ShopError::PaymentRefused(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "payment_refused", message)
             }

@@ -5,7 +5,8 @@
 //! 429 adds `Retry-After`. The shop's limits on what clients create
 //! ([`ShopLimits`]): guest carts per address, and checkouts — each order
 //! holds stock until it is paid or its payment window ends — per address
-//! and per account; a 429 with `Retry-After` once one is used up.
+//! and per account, and payment attempts (card testing) per address and
+//! per account; a 429 with `Retry-After` once one is used up.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
@@ -37,6 +38,10 @@ pub struct ShopLimits {
     pub checkouts_per_ip: Rule,
     /// Checkouts per signed-in account, wherever they come from.
     pub checkouts_per_user: Rule,
+    /// Payment attempts per client address, whoever's orders they are for.
+    pub payments_per_ip: Rule,
+    /// Payment attempts per signed-in account.
+    pub payments_per_user: Rule,
 }
 
 /// Counts the creation of a guest cart against the client's address.
@@ -59,6 +64,25 @@ pub(crate) async fn count_checkout(
     if let Some(user) = user {
         let key = format!("checkouts:user:{user}");
         count(s, "checkouts", &key, l.checkouts_per_user, "checkouts").await?;
+    }
+    Ok(())
+}
+
+/// Counts a payment attempt against the client's address and, when signed
+/// in, the account. Orders are cheap to make, so the per-order cap alone
+/// would let a client try card after card across many orders (card
+/// testing); these budgets bound it per client.
+pub(crate) async fn count_payment(
+    s: &AppState,
+    ip: ClientIp,
+    user: Option<uuid::Uuid>,
+) -> Result<(), ApiError> {
+    let l = s.shop_limits;
+    let key = format!("payments:ip:{}", ip.limit_key());
+    count(s, "payments", &key, l.payments_per_ip, "payment attempts").await?;
+    if let Some(user) = user {
+        let key = format!("payments:user:{user}");
+        count(s, "payments", &key, l.payments_per_user, "payment attempts").await?;
     }
     Ok(())
 }

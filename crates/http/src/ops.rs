@@ -18,6 +18,9 @@ pub struct ClientConfig {
     /// ISO-4217; every amount is in its minor units.
     pub currency: String,
     pub payments: PublicPayments,
+    /// Payments go to a simulator (test cards, no money moves): clients
+    /// must say so on every page.
+    pub test_mode: bool,
 }
 
 /// Where and with which public key clients tokenize cards themselves, so

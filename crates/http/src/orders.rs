@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use emporium_domain::payments::{PayOutcome, Payment, PaymentStatus, Refund};
+use emporium_domain::payments::{PayOutcome, Payment, PaymentAnomaly, PaymentStatus, Refund};
 use emporium_domain::shop::ShopError;
 
 use crate::auth::{AuthUser, Authentication, ClientIp};
@@ -101,6 +101,66 @@ pub struct OrderBody {
     /// What card payments took and refunds gave back (minor units).
     paid_amount: i64,
     refunded_amount: i64,
+    /// Staff only (`GET /api/admin/orders/{id}`): provider events refused
+    /// because they were not what a payment asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anomalies: Option<Vec<PaymentAnomaly>>,
+}
+
+/// Who an order body is for. Staff see everything recorded; a customer
+/// sees what is theirs: actors as roles (`customer`, `staff`, `system`),
+/// no staff notes or refund reasons, and payments' outcomes in the shop's
+/// words — never the provider's error text (it can hold the provider's
+/// address) nor its detailed decline codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    Customer,
+    Staff,
+}
+
+impl Audience {
+    pub(crate) fn of(viewer: &OrderViewer) -> Audience {
+        match viewer {
+            OrderViewer::User { admin: true, .. } => Audience::Staff,
+            _ => Audience::Customer,
+        }
+    }
+}
+
+/// The decline code a client is told: `authentication_required` (the shop
+/// cannot do 3-D Secure, so another card is the answer), otherwise
+/// `card_declined` whatever the provider said.
+pub(crate) fn public_decline_code(code: &str) -> &'static str {
+    if code == "authentication_required" {
+        "authentication_required"
+    } else {
+        "card_declined"
+    }
+}
+
+/// The role behind an actor (`user:<id>`, `guest`, `admin:<id>`, `system`).
+fn actor_role(actor: &str) -> &'static str {
+    if actor.starts_with("admin:") {
+        "staff"
+    } else if actor == "system" {
+        "system"
+    } else {
+        "customer"
+    }
+}
+
+/// What a customer may see of a payment.
+fn customer_payment(mut p: Payment) -> Payment {
+    p.decline_code = p
+        .decline_code
+        .as_deref()
+        .map(|c| public_decline_code(c).to_owned());
+    p.message = match p.status {
+        PaymentStatus::Declined => Some("The card was declined.".into()),
+        PaymentStatus::Failed => Some("The payment could not be made.".into()),
+        PaymentStatus::Processing | PaymentStatus::Queued | PaymentStatus::Succeeded => None,
+    };
+    p
 }
 
 #[derive(Serialize, ToSchema)]
@@ -110,10 +170,10 @@ pub struct OrderLineBody {
     line_total: i64,
 }
 
-/// The order as its owner sees it. A line total that does not fit (only
-/// possible in an order placed before prices were capped) is refused as
-/// `order_total_too_large` rather than shown wrong.
-pub(crate) fn order_body(o: Order) -> Result<OrderBody, ApiError> {
+/// The order as `audience` may see it. A line total that does not fit
+/// (only possible in an order placed before prices were capped) is refused
+/// as `order_total_too_large` rather than shown wrong.
+pub(crate) fn order_body(o: Order, audience: Audience) -> Result<OrderBody, ApiError> {
     let paid_amount = o.paid_amount();
     let refunded_amount = o.refunded_amount();
     let lines = o
@@ -146,10 +206,49 @@ pub(crate) fn order_body(o: Order) -> Result<OrderBody, ApiError> {
         },
         created_at: o.created_at,
         expires_at: o.expires_at,
-        history: o.events,
-        payments: o.payments,
-        refunds: o.refunds,
+        history: match audience {
+            Audience::Staff => o.events,
+            Audience::Customer => o
+                .events
+                .into_iter()
+                .map(|mut e| {
+                    let role = actor_role(&e.actor);
+                    if role == "staff" {
+                        e.reason = None;
+                    }
+                    e.actor = role.to_owned();
+                    e
+                })
+                .collect(),
+        },
+        payments: match audience {
+            Audience::Staff => o.payments,
+            Audience::Customer => o.payments.into_iter().map(customer_payment).collect(),
+        },
+        refunds: match audience {
+            Audience::Staff => o.refunds,
+            Audience::Customer => o
+                .refunds
+                .into_iter()
+                .map(|mut r| {
+                    r.reason = None;
+                    r.actor = actor_role(&r.actor).to_owned();
+                    r
+                })
+                .collect(),
+        },
+        anomalies: None,
     })
+}
+
+/// The staff view of an order, with its payment anomalies.
+pub(crate) fn staff_order_body(
+    o: Order,
+    anomalies: Vec<PaymentAnomaly>,
+) -> Result<OrderBody, ApiError> {
+    let mut body = order_body(o, Audience::Staff)?;
+    body.anomalies = Some(anomalies);
+    Ok(body)
 }
 
 /// The answer to a checkout.
@@ -263,7 +362,7 @@ async fn checkout(
             HeaderValue::from_static(replayed),
         )],
         Json(Placed {
-            order: order_body(placed.order)?,
+            order: order_body(placed.order, Audience::Customer)?,
             order_token: placed.order_token,
         }),
     )
@@ -401,7 +500,10 @@ async fn get_order(
     Viewer(v): Viewer,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
-    Ok(Json(order_body(s.shop.order_for(&v, id).await?)?))
+    Ok(Json(order_body(
+        s.shop.order_for(&v, id).await?,
+        Audience::of(&v),
+    )?))
 }
 
 /// Cancel an unpaid order; its stock is released.
@@ -425,7 +527,10 @@ async fn cancel_order(
     Viewer(v): Viewer,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
-    Ok(Json(order_body(s.shop.cancel(&v, id).await?)?))
+    Ok(Json(order_body(
+        s.shop.cancel(&v, id).await?,
+        Audience::of(&v),
+    )?))
 }
 
 /// A card token from the payment provider. Never card data: the client
@@ -465,14 +570,21 @@ pub struct PayBody {
         (status = 404, description = "No such order of yours", body = ErrorBody),
         (status = 422, description = "The provider refused the token (unknown or used)", body = ErrorBody),
         (status = 409, description = "Not awaiting payment, a payment in progress, or the order's payment attempts used up", body = ErrorBody),
+        (status = 429, description = "Too many payment attempts from this address or account (`limits.payment_attempts_per_ip`, `limits.payment_attempts_per_user` per `limits.payment_window_secs`)", body = ErrorBody),
     )
 )]
 async fn pay_order(
     State(s): State<AppState>,
+    ip: ClientIp,
     Viewer(v): Viewer,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PayBody>,
 ) -> Result<Response, ApiError> {
+    let user = match &v {
+        OrderViewer::User { user_id, .. } => Some(*user_id),
+        OrderViewer::Guest(_) => None,
+    };
+    crate::limits::count_payment(&s, ip, user).await?;
     let started = std::time::Instant::now();
     let result = s.shop.pay(&v, id, &body.payment_token).await;
     let record = |outcome: &'static str| {
@@ -483,12 +595,16 @@ async fn pay_order(
     match result {
         Ok(PayOutcome::Paid(order)) => {
             record("paid");
-            Ok((StatusCode::OK, Json(order_body(order)?)).into_response())
+            Ok((StatusCode::OK, Json(order_body(order, Audience::of(&v))?)).into_response())
         }
         Ok(PayOutcome::Pending(order)) => {
             record("queued");
             tracing::warn!(order = %id, "payment queued: the provider could not be reached");
-            Ok((StatusCode::ACCEPTED, Json(order_body(order)?)).into_response())
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(order_body(order, Audience::of(&v))?),
+            )
+                .into_response())
         }
         Err(e) => {
             let e = ApiError::from(e);

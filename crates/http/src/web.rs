@@ -214,6 +214,7 @@ mod tests {
                 tokenization_url: "http://127.0.0.1:8090/v1/payment_methods".into(),
                 publishable_key: "pk_test".into(),
             },
+            test_mode: true,
         };
         let mut req = axum::http::Request::get(path);
         if let Some(tag) = if_none_match {

@@ -108,12 +108,25 @@ async fn payment_webhook(
         .await?;
     let outcome = if done.duplicate {
         "duplicate"
+    } else if done.anomaly.is_some() {
+        "anomaly"
     } else if done.changed {
         "applied"
     } else {
         "no_change"
     };
     metrics::counter!("payment_webhooks_total", "outcome" => outcome).increment(1);
+    if let Some(a) = &done.anomaly {
+        metrics::counter!("payment_anomalies_total", "reason" => a.reason.clone()).increment(1);
+        tracing::error!(
+            payment = %a.payment_id,
+            order = %a.order_id,
+            event = %a.event_id,
+            reason = %a.reason,
+            detail = %a.detail,
+            "a provider success that is not what the payment asked for was refused: see the order's anomalies"
+        );
+    }
     if let Some((payment, order)) = done.orphaned {
         metrics::counter!("payments_orphaned_total").increment(1);
         tracing::error!(%payment, %order, "a payment succeeded for an order that can no longer take it: refund it");

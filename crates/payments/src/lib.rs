@@ -182,6 +182,30 @@ impl PaymentProvider for StripeClient {
                         .unwrap_or("declined")
                         .to_owned(),
                 }),
+                // 3-D Secure: the shop has no way to let the customer
+                // authenticate, so the intent is cancelled (no money is
+                // held) and the card declined in words that say why.
+                (200, Some("requires_action" | "requires_confirmation")) => {
+                    let reference = body["id"].as_str().map(str::to_owned);
+                    if let Some(id) = &reference {
+                        let cancel = [("cancellation_reason", "abandoned".to_owned())];
+                        let key = format!("{}_cancel", req.idempotency_key);
+                        if let Err(e) = self
+                            .post(&format!("/v1/payment_intents/{id}/cancel"), &cancel, &key)
+                            .await
+                        {
+                            tracing::warn!(intent = %id, error = %e, "could not cancel an intent that needs 3-D Secure");
+                        }
+                    }
+                    Ok(ChargeOutcome::Declined {
+                        reference,
+                        code: "authentication_required".to_owned(),
+                        message: "the card needs 3-D Secure authentication, which this shop does not support".to_owned(),
+                    })
+                }
+                (200, Some("processing")) => Ok(ChargeOutcome::Processing {
+                    reference: body["id"].as_str().map(str::to_owned),
+                }),
                 (200, Some(other)) => {
                     Err(ProviderError::Unavailable(format!("payment is {other}")))
                 }

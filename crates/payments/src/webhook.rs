@@ -15,13 +15,26 @@ use uuid::Uuid;
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "Stripe-Signature";
 
+/// At most this many `v1=` signatures are looked at: a provider rotating
+/// its secret sends two; more is an attack on the verifier's CPU.
+pub const MAX_SIGNATURES: usize = 3;
+/// A `Stripe-Signature` header longer than this is refused unread (a
+/// timestamp and three signatures take about 220 bytes).
+pub const MAX_HEADER_BYTES: usize = 512;
+/// Hex digits of one HMAC-SHA256 signature.
+const SIGNATURE_HEX_LEN: usize = 64;
+
 /// Why a signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    #[error("the signature header is longer than {MAX_HEADER_BYTES} bytes")]
+    HeaderTooLong,
     #[error("the signature header has no t= timestamp")]
     MissingTimestamp,
-    #[error("the signature header has no v1= signature")]
+    #[error("the signature header has no v1= signature of 64 hex digits")]
     MissingSignature,
+    #[error("the signature header has more than {MAX_SIGNATURES} v1= signatures")]
+    TooManySignatures,
     #[error("no v1 signature matches the payload")]
     Mismatch,
     #[error("the signature timestamp is {age_secs} s away from now, beyond the tolerance")]
@@ -34,9 +47,12 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={}", hex(tag.as_ref()))
 }
 
-/// Checks a `Stripe-Signature` header against `body`: one of its `v1`
-/// signatures must match, and its timestamp must lie within `tolerance`
-/// of `now` (Unix seconds) either way.
+/// Checks a `Stripe-Signature` header against `body`: its timestamp must
+/// lie within `tolerance` of `now` (Unix seconds) either way, and one of
+/// its `v1` signatures must match. The cheap checks come first and the
+/// work is bounded whatever the header holds: the header's length, the
+/// timestamp, then at most [`MAX_SIGNATURES`] well-formed signatures
+/// compared (in constant time) with one HMAC of the body.
 pub fn verify(
     secret: &str,
     header: &str,
@@ -44,33 +60,47 @@ pub fn verify(
     tolerance: Duration,
     now: i64,
 ) -> Result<(), VerifyError> {
+    if header.len() > MAX_HEADER_BYTES {
+        return Err(VerifyError::HeaderTooLong);
+    }
     let mut timestamp = None;
-    let mut signatures = Vec::new();
+    let mut signatures = Vec::with_capacity(MAX_SIGNATURES);
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
-            Some(("v1", sig)) => signatures.extend(unhex(sig)),
+            Some(("v1", sig)) if sig.len() == SIGNATURE_HEX_LEN => {
+                if signatures.len() == MAX_SIGNATURES {
+                    return Err(VerifyError::TooManySignatures);
+                }
+                signatures.extend(unhex(sig));
+            }
             _ => {}
         }
     }
     let timestamp = timestamp.ok_or(VerifyError::MissingTimestamp)?;
-    if signatures.is_empty() {
-        return Err(VerifyError::MissingSignature);
-    }
-    let key = key(secret);
-    let payload = signed_payload(timestamp, body);
-    if !signatures
-        .iter()
-        .any(|sig| hmac::verify(&key, &payload, sig).is_ok())
-    {
-        return Err(VerifyError::Mismatch);
-    }
     let age_secs = now.saturating_sub(timestamp);
     let tolerance = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
     if age_secs.saturating_abs() > tolerance {
         return Err(VerifyError::OutsideTolerance { age_secs });
     }
+    if signatures.is_empty() {
+        return Err(VerifyError::MissingSignature);
+    }
+    let expected = hmac::sign(&key(secret), &signed_payload(timestamp, body));
+    // Every candidate is compared, so the time does not tell which matched.
+    let matched = signatures.iter().fold(false, |any, sig| {
+        any | equal_in_constant_time(expected.as_ref(), sig)
+    });
+    if !matched {
+        return Err(VerifyError::Mismatch);
+    }
     Ok(())
+}
+
+/// Whether two byte strings are equal, in a time that depends on their
+/// lengths only.
+fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A webhook event: its id, its type, and what it means to the shop.
@@ -100,6 +130,10 @@ pub fn parse_event(body: &[u8]) -> Option<Event> {
         "payment_intent.succeeded" => ProviderEvent::PaymentSucceeded {
             reference: text(&object["id"])?,
             payment_id: payment_id(),
+            amount: object["amount_received"]
+                .as_i64()
+                .or_else(|| object["amount"].as_i64()),
+            currency: text(&object["currency"]),
         },
         "payment_intent.payment_failed" => {
             let error = &object["last_payment_error"];
@@ -209,6 +243,7 @@ mod tests {
             Err(VerifyError::OutsideTolerance { age_secs: 1_000 })
         );
         let forged = header.replace("t=1000", "t=1999");
+        // Within the tolerance of the forged time, the signature is wrong.
         assert_eq!(
             verify("whsec_x", &forged, b"body", TOLERANCE, 2_000),
             Err(VerifyError::Mismatch)
@@ -220,7 +255,8 @@ mod tests {
         let pid = Uuid::now_v7();
         let body = serde_json::json!({
             "id": "evt_1", "type": "payment_intent.succeeded",
-            "data": {"object": {"id": "pi_1", "metadata": {"payment_id": pid.to_string()}}}
+            "data": {"object": {"id": "pi_1", "amount": 1236, "amount_received": 1236,
+                "currency": "usd", "metadata": {"payment_id": pid.to_string()}}}
         });
         let e = parse_event(body.to_string().as_bytes()).unwrap();
         assert_eq!(e.id, "evt_1");
@@ -228,7 +264,9 @@ mod tests {
             e.event,
             ProviderEvent::PaymentSucceeded {
                 reference: "pi_1".into(),
-                payment_id: Some(pid)
+                payment_id: Some(pid),
+                amount: Some(1236),
+                currency: Some("usd".into()),
             }
         );
         let failed = serde_json::json!({
@@ -267,5 +305,36 @@ mod tests {
         let good = sign("s", 5, b"");
         let rotated = format!("{},v1={}", sign("old", 5, b""), &good[good.len() - 64..]);
         assert_eq!(verify("s", &rotated, b"", TOLERANCE, 5), Ok(()));
+    }
+
+    #[test]
+    fn a_flood_of_signatures_is_refused_without_hashing_the_body() {
+        let body = vec![b'x'; 60_000];
+        let good = sign("s", 5, &body);
+        let flood = format!("t=5{}", ",v1=".repeat(60_000));
+        let started = std::time::Instant::now();
+        assert_eq!(
+            verify("s", &flood, &body, TOLERANCE, 5),
+            Err(VerifyError::HeaderTooLong)
+        );
+        assert!(started.elapsed() < Duration::from_millis(10));
+        let sig = &good[good.len() - 64..];
+        let four = format!("t=5{}", format!(",v1={sig}").repeat(4));
+        assert_eq!(
+            verify("s", &four, &body, TOLERANCE, 5),
+            Err(VerifyError::TooManySignatures)
+        );
+        let three = format!("t=5{}", format!(",v1={sig}").repeat(3));
+        assert_eq!(verify("s", &three, &body, TOLERANCE, 5), Ok(()));
+        // Empty and short signatures are not signatures.
+        assert_eq!(
+            verify("s", "t=5,v1=,v1=00", &body, TOLERANCE, 5),
+            Err(VerifyError::MissingSignature)
+        );
+        // An old timestamp is refused before any signature is looked at.
+        assert_eq!(
+            verify("s", &good, &body, TOLERANCE, 5_000),
+            Err(VerifyError::OutsideTolerance { age_secs: 4_995 })
+        );
     }
 }

@@ -18,6 +18,8 @@ pub enum Behavior {
     ExpiredCard,
     IncorrectCvc,
     ProcessingError,
+    /// Needs 3-D Secure: the intent stops at `requires_action`.
+    RequiresAction,
 }
 
 impl Behavior {
@@ -30,6 +32,7 @@ impl Behavior {
             Behavior::ExpiredCard => "expired_card",
             Behavior::IncorrectCvc => "incorrect_cvc",
             Behavior::ProcessingError => "processing_error",
+            Behavior::RequiresAction => "requires_action",
         }
     }
 
@@ -42,6 +45,7 @@ impl Behavior {
             Behavior::ExpiredCard,
             Behavior::IncorrectCvc,
             Behavior::ProcessingError,
+            Behavior::RequiresAction,
         ]
         .into_iter()
         .find(|b| b.as_str() == s)
@@ -57,6 +61,7 @@ impl Behavior {
             "4000000000000069" => Behavior::ExpiredCard,
             "4000000000000127" => Behavior::IncorrectCvc,
             "4000000000000119" => Behavior::ProcessingError,
+            "4000002500003155" => Behavior::RequiresAction,
             _ => Behavior::Succeed,
         }
     }
@@ -64,7 +69,7 @@ impl Behavior {
     /// The card error a charge fails with: `(code, decline_code, message)`.
     pub fn decline(self) -> Option<(&'static str, Option<&'static str>, &'static str)> {
         Some(match self {
-            Behavior::Succeed => return None,
+            Behavior::Succeed | Behavior::RequiresAction => return None,
             Behavior::GenericDecline => (
                 "card_declined",
                 Some("generic_decline"),

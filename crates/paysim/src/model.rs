@@ -56,6 +56,7 @@ pub fn now_ms() -> i64 {
 pub enum IntentStatus {
     RequiresPaymentMethod,
     RequiresConfirmation,
+    RequiresAction,
     RequiresCapture,
     Succeeded,
     Canceled,
@@ -66,6 +67,7 @@ impl IntentStatus {
         match self {
             IntentStatus::RequiresPaymentMethod => "requires_payment_method",
             IntentStatus::RequiresConfirmation => "requires_confirmation",
+            IntentStatus::RequiresAction => "requires_action",
             IntentStatus::RequiresCapture => "requires_capture",
             IntentStatus::Succeeded => "succeeded",
             IntentStatus::Canceled => "canceled",
@@ -76,6 +78,7 @@ impl IntentStatus {
         [
             IntentStatus::RequiresPaymentMethod,
             IntentStatus::RequiresConfirmation,
+            IntentStatus::RequiresAction,
             IntentStatus::RequiresCapture,
             IntentStatus::Succeeded,
             IntentStatus::Canceled,

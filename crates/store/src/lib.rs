@@ -31,8 +31,8 @@ use emporium_domain::orders::{
     NewOrder, Order, OrderFilter, OrderStatus, OrderSummary, PlaceOutcome, TransitionOutcome,
 };
 use emporium_domain::payments::{
-    NewPayment, NewRefund, Payment, PaymentJob, QueueStats, Refund, RefundJob, RefundSettlement,
-    RefundStart, Settled, Settlement, StartOutcome,
+    NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, QueueStats, Refund, RefundJob,
+    RefundSettlement, RefundStart, Settled, Settlement, StartOutcome,
 };
 use emporium_domain::ports::{
     CatalogStore, CategoryRow, CommerceStore, IdentityStore, PaymentStore,
@@ -420,6 +420,14 @@ impl PaymentStore for Store {
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
         delegate!(self, s => s.record_event(event_id, kind, now))
+    }
+
+    async fn record_anomaly(&self, anomaly: &PaymentAnomaly) -> Result<(), StoreError> {
+        delegate!(self, s => s.record_anomaly(anomaly))
+    }
+
+    async fn anomalies(&self, order_id: Uuid) -> Result<Vec<PaymentAnomaly>, StoreError> {
+        delegate!(self, s => s.anomalies(order_id))
     }
 
     async fn start_refund(&self, refund: &NewRefund) -> Result<RefundStart, StoreError> {

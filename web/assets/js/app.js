@@ -9,7 +9,7 @@
 // returns to the control that was used, if it is still there.
 
 import * as session from "./session.js";
-import { api } from "./api.js";
+import { api, clientConfig } from "./api.js";
 import { $, el, announce, errorPanel, loading } from "./ui.js";
 import { attachTypeahead } from "./typeahead.js";
 
@@ -140,6 +140,8 @@ function start() {
   session.onChange(renderHeader);
   renderHeader();
   refreshCart();
+  // Test-mode payments are said on every page (GET /api/config).
+  clientConfig().then((c) => { $("test-mode").hidden = !c.test_mode; }).catch(() => {});
   route({ first: true });
 }
 

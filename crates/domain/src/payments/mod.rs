@@ -10,8 +10,9 @@ mod provider;
 mod service;
 
 pub use model::{
-    NewPayment, NewRefund, Payment, PaymentJob, PaymentStatus, ProviderEvent, QueueStats, Refund,
-    RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled, Settlement, StartOutcome,
+    NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, PaymentStatus, ProviderEvent,
+    QueueStats, Refund, RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled,
+    Settlement, StartOutcome,
 };
 pub use provider::{
     BoxFuture, ChargeOutcome, ChargeRequest, PaymentProvider, ProviderError, RefundRequest,

@@ -310,9 +310,15 @@ pub enum RefundSettlement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderEvent {
     /// A payment intent succeeded (perhaps after our request timed out).
+    /// It settles a payment only if it is what was asked: see
+    /// [`Shop::reconcile`](crate::shop::Shop::reconcile).
     PaymentSucceeded {
         reference: String,
         payment_id: Option<Uuid>,
+        /// What the intent took (minor units) and in which currency, as
+        /// the event says; none when it does not say.
+        amount: Option<i64>,
+        currency: Option<String>,
     },
     /// A payment intent failed (a late decline).
     PaymentFailed {
@@ -326,4 +332,73 @@ pub enum ProviderEvent {
     Refunded { reference: String, amount: i64 },
     /// Anything else: acknowledged and ignored.
     Other(String),
+}
+
+/// A provider event the shop refused to act on, kept for staff: a success
+/// that is not what the payment asked for (another intent, another amount
+/// or currency) or that names a payment already settled another way. Money
+/// may have moved at the provider; nothing moved in the shop.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentAnomaly {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    #[serde(skip)]
+    pub order_id: Uuid,
+    /// The provider's event id.
+    pub event_id: String,
+    /// `reference_mismatch`, `amount_mismatch`, `currency_mismatch` or
+    /// `already_settled`.
+    pub reason: String,
+    /// What was expected and what the event said.
+    pub detail: String,
+    pub at: UnixMillis,
+}
+
+impl PaymentAnomaly {
+    /// Why a success event may not settle `payment`, if it may not.
+    pub fn of_success(
+        payment: &Payment,
+        reference: &str,
+        amount: Option<i64>,
+        currency: Option<&str>,
+    ) -> Option<(&'static str, String)> {
+        let stored = payment.provider_reference.as_deref();
+        if let Some(stored) = stored.filter(|r| *r != reference) {
+            return Some((
+                "reference_mismatch",
+                format!("the payment is intent {stored}; the event names {reference}"),
+            ));
+        }
+        if !matches!(
+            payment.status,
+            PaymentStatus::Processing | PaymentStatus::Queued | PaymentStatus::Succeeded
+        ) {
+            return Some((
+                "already_settled",
+                format!("the payment was already {}", payment.status),
+            ));
+        }
+        if amount != Some(payment.amount) {
+            let said = amount.map_or_else(|| "no amount".to_owned(), |a| a.to_string());
+            return Some((
+                "amount_mismatch",
+                format!(
+                    "the payment asked {}; the event says {said}",
+                    payment.amount
+                ),
+            ));
+        }
+        if !currency.is_some_and(|c| c.eq_ignore_ascii_case(&payment.currency)) {
+            return Some((
+                "currency_mismatch",
+                format!(
+                    "the payment asked {}; the event says {}",
+                    payment.currency,
+                    currency.unwrap_or("no currency")
+                ),
+            ));
+        }
+        None
+    }
 }

@@ -40,6 +40,9 @@ pub enum ChargeOutcome {
         code: String,
         message: String,
     },
+    /// The provider is still working on it (`processing`): asked again
+    /// later, for at most the policy's `processing_timeout`.
+    Processing { reference: Option<String> },
 }
 
 /// A refund of part or all of a charge.

@@ -18,9 +18,9 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use super::{
-    ChargeOutcome, ChargeRequest, NewPayment, NewRefund, PaymentJob, PaymentProvider,
-    PaymentStatus, ProviderError, ProviderEvent, QueueStats, Refund, RefundJob, RefundRequest,
-    RefundSettlement, RefundStart, Settlement, StartOutcome,
+    ChargeOutcome, ChargeRequest, NewPayment, NewRefund, PaymentAnomaly, PaymentJob,
+    PaymentProvider, PaymentStatus, ProviderError, ProviderEvent, QueueStats, Refund, RefundJob,
+    RefundRequest, RefundSettlement, RefundStart, Settlement, StartOutcome,
 };
 use crate::orders::{Order, OrderStatus, OrderViewer};
 use crate::ports::{CommerceStore, PaymentStore};
@@ -45,6 +45,12 @@ pub struct PaymentPolicy {
     pub max_per_order: u32,
     /// After a decline, the order stays payable at least this long.
     pub decline_grace: Duration,
+    /// A payment the provider still reports `processing` after this long
+    /// fails (the order is released): an order does not hold its stock
+    /// for the whole of `give_up_after` on the provider's say-so. Should
+    /// the provider succeed later, the webhook is recorded as an anomaly
+    /// for staff to refund.
+    pub processing_timeout: Duration,
     /// Payments (or refunds) the worker claims at once, and how many of
     /// them it asks the provider about concurrently.
     pub batch: u32,
@@ -60,6 +66,7 @@ impl Default for PaymentPolicy {
             give_up_after: Duration::from_secs(23 * 3600),
             max_per_order: 10,
             decline_grace: Duration::from_secs(300),
+            processing_timeout: Duration::from_secs(900),
             batch: 64,
             concurrency: 16,
         }
@@ -123,6 +130,9 @@ pub struct Reconciled {
     /// A success for an order that could no longer be paid (payment id,
     /// order id): money to refund by hand.
     pub orphaned: Option<(Uuid, Uuid)>,
+    /// A success refused because it is not what the payment asked for
+    /// (recorded for staff; the payment and order did not change).
+    pub anomaly: Option<PaymentAnomaly>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -289,6 +299,18 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                     code,
                     message,
                 },
+                Ok(ChargeOutcome::Processing { .. })
+                    if now.saturating_sub(job.created_at) > ms(policy.processing_timeout) =>
+                {
+                    Settlement::Failed {
+                        message: "the payment provider was still processing the payment; try again"
+                            .into(),
+                    }
+                }
+                Ok(ChargeOutcome::Processing { .. }) => Settlement::Retry {
+                    error: "the payment provider is processing the payment".into(),
+                    next_attempt_at: now_ms().saturating_add(backoff(policy, job.attempts)),
+                },
                 Err(ProviderError::Rejected(message)) => Settlement::Failed { message },
                 Err(ProviderError::Unavailable(error)) => Settlement::Retry {
                     error,
@@ -355,6 +377,14 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         Ok(report)
     }
 
+    /// The payment anomalies recorded for an order (staff only).
+    pub async fn payment_anomalies(
+        &self,
+        order_id: Uuid,
+    ) -> Result<Vec<PaymentAnomaly>, ShopError> {
+        Ok(self.store.anomalies(order_id).await?)
+    }
+
     /// The payment queue (and pending refunds) at a glance.
     pub async fn payment_queue(&self) -> Result<QueueStats, ShopError> {
         Ok(self.store.queue_stats().await?)
@@ -364,7 +394,11 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
     /// before is ignored. It is recorded after it is applied, so an event
     /// whose processing failed is applied when the provider redelivers it;
     /// two deliveries racing each other both apply it, which changes
-    /// nothing the second time (settling is idempotent).
+    /// nothing the second time (settling is idempotent). A success settles
+    /// a payment only if it is what was asked — the provider reference
+    /// (when one is stored), the amount and the currency match, and the
+    /// payment is not already declined or failed; anything else is a
+    /// [`PaymentAnomaly`], recorded for staff and never `paid`.
     pub async fn reconcile(
         &self,
         event_id: &str,
@@ -381,6 +415,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
             ProviderEvent::PaymentSucceeded {
                 reference,
                 payment_id,
+                ..
             } => Some((
                 *payment_id,
                 reference,
@@ -415,6 +450,34 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
             };
             if let Some(payment) = payment {
                 done.payment_id = Some(payment.id);
+                if let ProviderEvent::PaymentSucceeded {
+                    reference,
+                    amount,
+                    currency,
+                    ..
+                } = &event
+                {
+                    if let Some((reason, detail)) = PaymentAnomaly::of_success(
+                        &payment,
+                        reference,
+                        *amount,
+                        currency.as_deref(),
+                    ) {
+                        let anomaly = PaymentAnomaly {
+                            id: Uuid::now_v7(),
+                            payment_id: payment.id,
+                            order_id: payment.order_id,
+                            event_id: event_id.to_owned(),
+                            reason: reason.to_owned(),
+                            detail,
+                            at: now_ms(),
+                        };
+                        self.store.record_anomaly(&anomaly).await?;
+                        done.anomaly = Some(anomaly);
+                        done.duplicate = !self.store.record_event(event_id, kind, now_ms()).await?;
+                        return Ok(done);
+                    }
+                }
                 if let Some(s) = self
                     .store
                     .settle_payment(payment.id, &settlement, ms(policy.decline_grace), now_ms())

@@ -15,6 +15,7 @@ mod cli;
 mod concurrency;
 mod identity;
 mod ops;
+mod payment_security;
 mod payments;
 mod pci;
 mod roles;

@@ -246,6 +246,8 @@ impl TestApp {
         config.limits.checkouts_per_ip = 1_000_000;
         config.limits.checkouts_per_user = 1_000_000;
         config.limits.carts_per_ip = 1_000_000;
+        config.limits.payment_attempts_per_ip = 1_000_000;
+        config.limits.payment_attempts_per_user = 1_000_000;
         let mut db = None;
         let mut redis_prefix: Option<RedisPrefix> = None;
         if backend != Backend::Sqlite {

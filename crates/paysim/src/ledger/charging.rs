@@ -20,6 +20,15 @@ pub(super) async fn charge(
     pm: PaymentMethod,
 ) -> Result<ConfirmOutcome, LedgerError> {
     let from = intent.status;
+    if pm.behavior() == crate::cards::Behavior::RequiresAction {
+        // 3-D Secure: no charge until the customer authenticates, which
+        // the simulator leaves to the caller (confirm again or cancel).
+        intent.status = IntentStatus::RequiresAction;
+        intent.payment_method = Some(pm.id.clone());
+        save(conn, &intent, from).await?;
+        record_event(conn, "payment_intent.requires_action", intent.to_json()).await?;
+        return Ok(ConfirmOutcome::Done(intent));
+    }
     let decline = pm.behavior().decline();
     let manual = intent.capture_method == CaptureMethod::Manual;
     let charge = Charge {

@@ -21,7 +21,7 @@ macro_rules! payment_sql {
         use emporium_domain::identity::UnixMillis;
         use emporium_domain::orders::OrderStatus;
         use emporium_domain::payments::{
-            NewPayment, NewRefund, Payment, PaymentJob, PaymentStatus, QueueStats, Refund,
+            NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, PaymentStatus, QueueStats, Refund,
             RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled, Settlement,
             StartOutcome,
         };
@@ -387,6 +387,54 @@ macro_rules! payment_sql {
             .await
             .map_err(db)?;
             Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn record_anomaly(
+            pool: &Pool,
+            a: &PaymentAnomaly,
+        ) -> Result<(), StoreError> {
+            sqlx::query(
+                "INSERT INTO payment_anomalies \
+                 (id, payment_id, order_id, event_id, reason, detail, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(a.id)
+            .bind(a.payment_id)
+            .bind(a.order_id)
+            .bind(&a.event_id)
+            .bind(&a.reason)
+            .bind(&a.detail)
+            .bind(a.at)
+            .execute(pool)
+            .await
+            .map_err(db)?;
+            Ok(())
+        }
+
+        pub(super) async fn anomalies(
+            pool: &Pool,
+            order_id: Uuid,
+        ) -> Result<Vec<PaymentAnomaly>, StoreError> {
+            let rows: Vec<(Uuid, Uuid, String, String, String, i64)> = sqlx::query_as(
+                "SELECT id, payment_id, event_id, reason, detail, at FROM payment_anomalies \
+                 WHERE order_id = $1 ORDER BY at, id",
+            )
+            .bind(order_id)
+            .fetch_all(pool)
+            .await
+            .map_err(db)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, payment_id, event_id, reason, detail, at)| PaymentAnomaly {
+                    id,
+                    payment_id,
+                    order_id,
+                    event_id,
+                    reason,
+                    detail,
+                    at,
+                })
+                .collect())
         }
 
         pub(super) async fn start_refund(

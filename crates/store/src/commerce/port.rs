@@ -230,6 +230,20 @@ macro_rules! payment_impl {
                 payments::record_event(&self.pool, event_id, kind, now).await
             }
 
+            async fn record_anomaly(
+                &self,
+                anomaly: &emporium_domain::payments::PaymentAnomaly,
+            ) -> Result<(), StoreError> {
+                payments::record_anomaly(&self.pool, anomaly).await
+            }
+
+            async fn anomalies(
+                &self,
+                order_id: Uuid,
+            ) -> Result<Vec<emporium_domain::payments::PaymentAnomaly>, StoreError> {
+                payments::anomalies(&self.pool, order_id).await
+            }
+
             async fn start_refund(
                 &self,
                 refund: &emporium_domain::payments::NewRefund,

@@ -25,6 +25,7 @@ crate::contract!(
     an_order_with_a_payment_in_flight_is_neither_cancelled_nor_expired,
     a_payment_is_found_by_its_provider_reference,
     provider_events_are_recorded_once,
+    payment_anomalies_are_kept_per_order,
 );
 
 use OrderStatus::{Cancelled, Paid, PendingPayment};
@@ -330,6 +331,27 @@ async fn a_payment_is_found_by_its_provider_reference(db: TestDb) {
         "a decline's reference is kept"
     );
     assert_eq!(db.store.payment_by_reference("pi_zzz").await.unwrap(), None);
+}
+
+async fn payment_anomalies_are_kept_per_order(db: TestDb) {
+    let p = stocked(&db, 1, 10).await;
+    let a = ordered(&db.store, "a", &[(&p[0], 1)]).await;
+    let b = ordered(&db.store, "b", &[(&p[0], 1)]).await;
+    let pa = start(&db, &a, STARTED).await;
+    let anomaly = |n: i64, order_id| emporium_domain::payments::PaymentAnomaly {
+        id: uuid::Uuid::now_v7(),
+        payment_id: pa.id,
+        order_id,
+        event_id: format!("evt_{n}"),
+        reason: "amount_mismatch".into(),
+        detail: format!("the payment asked 100; the event says {n}"),
+        at: STARTED + n,
+    };
+    let (second, first) = (anomaly(2, a.id), anomaly(1, a.id));
+    db.store.record_anomaly(&second).await.unwrap();
+    db.store.record_anomaly(&first).await.unwrap();
+    assert_eq!(db.store.anomalies(a.id).await.unwrap(), [first, second]);
+    assert_eq!(db.store.anomalies(b.id).await.unwrap(), []);
 }
 
 async fn provider_events_are_recorded_once(db: TestDb) {
