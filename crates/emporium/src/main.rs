@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                     error_rate: args.error_rate,
                     timeout_after_success: args.timeout_after_success,
                     timeout_ms: args.delay_after_success_ms,
+                    ..emporium_paysim::Faults::default()
                 },
                 ..emporium_paysim::Config::default()
             };

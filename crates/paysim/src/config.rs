@@ -139,6 +139,9 @@ pub struct Faults {
     pub timeout_after_success: bool,
     /// The delay of `timeout_after_success`.
     pub timeout_ms: u64,
+    /// Creating a payment intent answers `status: processing` and does
+    /// nothing (a bank still deciding, as with some payment methods).
+    pub processing: bool,
 }
 
 impl Default for Faults {
@@ -149,6 +152,7 @@ impl Default for Faults {
             error_rate: 0.0,
             timeout_after_success: false,
             timeout_ms: 30_000,
+            processing: false,
         }
     }
 }

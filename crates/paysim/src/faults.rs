@@ -2,7 +2,8 @@
 //! random 500s that do nothing, and "succeeds but times out" — the
 //! request's work is done (and its idempotent response saved), but the
 //! answer only leaves after `timeout_ms`, so the client gives up although
-//! the money moved. Injected delays end early at shutdown.
+//! the money moved; and "processing", an intent that never decides.
+//! Injected delays end early at shutdown.
 
 use std::time::Duration;
 
@@ -34,6 +35,13 @@ pub(crate) async fn inject(State(state): State<AppState>, req: Request, next: Ne
         .into_response();
     }
     let post = req.method() == Method::POST;
+    if faults.processing && post && req.uri().path() == "/v1/payment_intents" {
+        let id = crate::model::new_id("pi");
+        return axum::Json(serde_json::json!({
+            "id": id, "object": "payment_intent", "status": "processing",
+        }))
+        .into_response();
+    }
     let res = next.run(req).await;
     if faults.timeout_after_success && post && res.status().is_success() {
         pause(&state, faults.timeout_ms).await;

@@ -310,3 +310,24 @@ async fn customers_see_roles_not_staff_ids_or_notes() {
     assert!(own["history"][1]["reason"].is_null(), "{own}");
     assert!(!own.to_string().contains("ticket 7"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_the_provider_keeps_processing_fails_in_bounded_time_and_frees_the_order() {
+    let shop = PayingShop::start(Backend::Sqlite, |c| {
+        c.payments.processing_timeout_secs = 1;
+    })
+    .await;
+    let order = shop.order(&shop.product().await, 1).await;
+    let token = shop.sim.card(VISA).await;
+    shop.sim.faults(json!({"processing": true})).await;
+    let (status, body) = shop.pay_token(&order, &token).await;
+    assert_eq!(status, 202, "{body}");
+    // Not 23 hours of retries: after the timeout the payment fails and
+    // the order can be paid another way (or expire and free its stock).
+    let o = shop
+        .settles_to(&order, "pending_payment", Duration::from_secs(30))
+        .await;
+    assert_eq!(o["payment_status"], "failed", "{o}");
+    shop.sim.faults(json!({})).await;
+    assert_eq!(shop.pay(&order, VISA).await.0, 200);
+}
