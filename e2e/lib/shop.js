@@ -93,7 +93,8 @@ export async function startShop() {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const env = { RUST_LOG: process.env.RUST_LOG || "warn" };
+    // The browser loads every page and asset from 127.0.0.1: no storefront limit.
+    const env = { RUST_LOG: process.env.RUST_LOG || "warn", EMPORIUM_LIMITS__WEB_REQUESTS_PER_IP: "1000000" };
     let shop = await serve(env);
     const tokenization = shop.config.payments && shop.config.payments.tokenization_url;
     if (process.env.E2E_OWN_PAYSIM || !tokenization || !(await reachable(tokenization))) {

@@ -153,6 +153,8 @@ pub struct LimitSettings {
     pub payment_attempts_per_ip: u32,
     pub payment_attempts_per_user: u32,
     pub payment_window_secs: u64,
+    /// Requests outside `/api/` per client address per minute.
+    pub web_requests_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +167,17 @@ pub struct ServerConfig {
     pub role: ServerRole,
     pub trust_forwarded_for: bool,
     pub secure_cookies: bool,
+    /// `/metrics` on an operator address of its own; empty: on `addr`.
+    pub metrics_addr: String,
+    /// When set, `/metrics` asks for `Authorization: Bearer <token>`.
+    pub metrics_token: SecretString,
+    pub max_connections: usize,
+    pub header_read_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_uri_bytes: usize,
+    pub max_header_bytes: usize,
+    /// `Strict-Transport-Security` max-age; 0 sends none.
+    pub hsts_max_age_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -384,6 +397,7 @@ impl Config {
         {
             bail!("[payments]: timeouts, worker_interval_ms, queue_retry_base_ms, breaker_threshold and max_attempts_per_order must be at least 1, and queue_retry_max_ms at least queue_retry_base_ms");
         }
+        self.validate_server()?;
         let l = &self.limits;
         if [
             l.login_attempts_per_account_and_ip,
@@ -397,6 +411,7 @@ impl Config {
             l.carts_per_ip,
             l.payment_attempts_per_ip,
             l.payment_attempts_per_user,
+            l.web_requests_per_ip,
         ]
         .contains(&0)
             || [
@@ -417,6 +432,50 @@ impl Config {
             bail!("limits.login_attempts_per_account must be at least limits.login_attempts_per_account_and_ip (10 times it is the default)");
         }
         Ok(())
+    }
+
+    /// Connections, request sizes and where `/metrics` is served.
+    fn validate_server(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        if s.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
+        }
+        if s.header_read_timeout_ms == 0 || s.idle_timeout_ms == 0 {
+            bail!("server.header_read_timeout_ms and server.idle_timeout_ms must be at least 1");
+        }
+        // Hyper answers URIs past 64 KiB itself (414, empty body).
+        if !(256..=65_000).contains(&s.max_uri_bytes) {
+            bail!("server.max_uri_bytes must be between 256 and 65000");
+        }
+        if !(1024..=1024 * 1024).contains(&s.max_header_bytes) {
+            bail!("server.max_header_bytes must be between 1024 and 1048576");
+        }
+        if !s.metrics_addr.is_empty() {
+            let addr: SocketAddr = s.metrics_addr.parse().context(
+                "server.metrics_addr must be empty or an address such as 127.0.0.1:9090",
+            )?;
+            if addr == s.addr && addr.port() != 0 {
+                bail!("server.metrics_addr must differ from server.addr");
+            }
+        }
+        let token = s.metrics_token.expose_secret();
+        if !token.is_empty() && (token.len() < 16 || token.contains(char::is_whitespace)) {
+            bail!("server.metrics_token must be empty or at least 16 characters without spaces");
+        }
+        Ok(())
+    }
+
+    /// The connection limits of the accept loop.
+    pub fn connection_limits(&self) -> emporium_http::ConnectionLimits {
+        let s = &self.server;
+        emporium_http::ConnectionLimits {
+            max_connections: s.max_connections,
+            header_read_timeout: Duration::from_millis(s.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+            // Room for a head past the limits, so that they answer in JSON
+            // (hyper's own 431 has an empty body).
+            max_buf_bytes: (s.max_uri_bytes + s.max_header_bytes) * 2 + 16 * 1024,
+        }
     }
 
     pub fn currency(&self) -> anyhow::Result<Currency> {
@@ -633,6 +692,51 @@ mod tests {
                 let err = load().unwrap_err().to_string();
                 assert!(err.contains("search_timeout_ms"), "{bad}: {err}");
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn connection_limits_and_the_metrics_endpoint_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(None, &Overrides::default());
+            let c = load().map_err(|e| e.to_string())?;
+            assert_eq!(c.server.max_connections, 10_000);
+            assert_eq!(c.server.header_read_timeout_ms, 10_000);
+            assert_eq!(c.server.max_uri_bytes, 8192);
+            assert_eq!(c.server.max_header_bytes, 65_536);
+            assert_eq!(c.server.hsts_max_age_secs, 0);
+            assert_eq!(c.limits.web_requests_per_ip, 600);
+            assert!(
+                c.server.metrics_addr.is_empty(),
+                "/metrics on the shop's port"
+            );
+            for (var, bad) in [
+                ("EMPORIUM_SERVER__MAX_CONNECTIONS", "0"),
+                ("EMPORIUM_SERVER__HEADER_READ_TIMEOUT_MS", "0"),
+                ("EMPORIUM_SERVER__IDLE_TIMEOUT_MS", "0"),
+                ("EMPORIUM_SERVER__MAX_URI_BYTES", "70000"),
+                ("EMPORIUM_SERVER__MAX_HEADER_BYTES", "10"),
+                ("EMPORIUM_SERVER__METRICS_ADDR", "not an address"),
+                ("EMPORIUM_SERVER__METRICS_ADDR", "127.0.0.1:8080"),
+                ("EMPORIUM_SERVER__METRICS_TOKEN", "short"),
+                ("EMPORIUM_LIMITS__WEB_REQUESTS_PER_IP", "0"),
+            ] {
+                jail.set_env(var, bad);
+                let err = format!("{:#}", load().unwrap_err());
+                let key = var
+                    .trim_start_matches("EMPORIUM_")
+                    .to_lowercase()
+                    .replace("__", ".");
+                let named =
+                    err.contains(&key) || (key.starts_with("limits.") && err.contains("[limits]"));
+                assert!(named, "{var}={bad}: {err}");
+                jail.clear_env();
+            }
+            jail.set_env("EMPORIUM_SERVER__METRICS_ADDR", "127.0.0.1:9090");
+            jail.set_env("EMPORIUM_SERVER__METRICS_TOKEN", "a-long-enough-token");
+            let c = load().map_err(|e| e.to_string())?;
+            assert!(!format!("{c:?}").contains("a-long-enough-token"));
             Ok(())
         });
     }

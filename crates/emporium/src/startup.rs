@@ -389,6 +389,10 @@ fn api_limits(config: &Config) -> ApiLimits {
             limit: l.api_requests_per_user,
             window,
         },
+        web_per_ip: Rule {
+            limit: l.web_requests_per_ip,
+            window: Duration::from_secs(60),
+        },
     }
 }
 
@@ -537,6 +541,23 @@ pub async fn run(
         request_timeout: Duration::from_millis(config.server.request_timeout_ms),
         body_limit_bytes: config.server.body_limit_bytes,
         cors_origins: config.server.cors_origins.clone(),
+        request_limits: emporium_http::RequestLimits {
+            max_uri_bytes: config.server.max_uri_bytes,
+            max_header_bytes: config.server.max_header_bytes,
+        },
+        hsts_max_age_secs: config.server.hsts_max_age_secs,
+        metrics_in_app: config.server.metrics_addr.is_empty(),
+        metrics_token: emporium_http::ops::MetricsToken::new(
+            config.server.metrics_token.expose_secret(),
+        ),
+    };
+    let metrics_listener = match config.server.metrics_addr.as_str() {
+        "" => None,
+        a => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("server.metrics_addr {a}"))?,
+        ),
     };
     let where_ = match config.database_url() {
         Some(_) => "PostgreSQL (DATABASE_URL)".to_owned(),
@@ -546,14 +567,50 @@ pub async fn run(
         ),
     };
     let role_name = format!("{role:?}").to_lowercase();
+    let limits = config.connection_limits();
+    // One shutdown for the shop's port and the operator port.
+    let stopping = CancellationToken::new();
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.cancel();
+        }
+    });
+    let metrics_server = match metrics_listener {
+        Some(l) => {
+            let maddr = l.local_addr()?;
+            println!("Metrics on http://{maddr}/metrics");
+            tracing::info!(%maddr, "serving /metrics on the operator address");
+            let app = emporium_http::metrics_app(state.metrics.clone(), &http);
+            Some(tokio::spawn(emporium_http::serve(
+                l,
+                app,
+                limits,
+                stopping.clone().cancelled_owned(),
+            )))
+        }
+        None => {
+            if !addr.ip().is_loopback() && http.metrics_token.is_none() {
+                tracing::warn!(%addr, "/metrics is public on the shop's port: set server.metrics_addr or server.metrics_token");
+            }
+            None
+        }
+    };
     println!("Emporium ({role_name} role) listening on http://{addr}  (store: {where_}; cache: {cache_kind})");
     tracing::info!(%addr, role = %role_name, store = store_kind, cache = cache_kind, "listening");
-    emporium_http::serve(
+    let served = emporium_http::serve(
         listener,
         emporium_http::app(state, features, &http),
-        shutdown,
+        limits,
+        stopping.clone().cancelled_owned(),
     )
-    .await?;
+    .await;
+    stopping.cancel();
+    if let Some(m) = metrics_server {
+        m.await.context("the metrics server")??;
+    }
+    served?;
     stop.cancel();
     store.close().await;
     tracing::info!("shut down cleanly");

@@ -1,7 +1,8 @@
 //! Emporium's HTTP layer: routers by feature merged into one API, the
 //! tower-http stack (request id, tracing, timeout, body limit,
 //! compression, CORS, security headers), OpenAPI at `/api/openapi.json`
-//! with an offline docs page at `/api/docs`.
+//! with an offline docs page at `/api/docs`, and the accept loop that
+//! serves it ([`server`]).
 
 mod admin;
 pub mod auth;
@@ -15,10 +16,10 @@ mod middleware;
 pub mod openapi;
 pub mod ops;
 pub mod orders;
+pub mod server;
 pub mod web;
 pub mod webhooks;
 
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -30,7 +31,6 @@ use emporium_domain::catalog::CatalogService;
 use emporium_domain::shop::Shop;
 use emporium_store::Store;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -40,6 +40,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+pub use crate::middleware::RequestLimits;
+pub use crate::server::{serve, ConnectionLimits};
 
 pub type Catalog = CatalogService<Store, AnyCache>;
 pub type Auth = AuthService<Store, Revocations, Limiter>;
@@ -53,6 +55,16 @@ pub struct HttpConfig {
     pub body_limit_bytes: usize,
     /// Origins allowed by CORS; empty means same-origin only, `*` any.
     pub cors_origins: Vec<String>,
+    /// The URI and headers of one request (answered 414 and 431 in JSON).
+    pub request_limits: RequestLimits,
+    /// `Strict-Transport-Security: max-age=N; includeSubDomains` on every
+    /// response; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// Serve `/metrics` in [`app`]; false when it has an operator address
+    /// of its own ([`metrics_app`]).
+    pub metrics_in_app: bool,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<ops::MetricsToken>,
 }
 
 impl Default for HttpConfig {
@@ -61,9 +73,26 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(10),
             body_limit_bytes: 64 * 1024,
             cors_origins: Vec::new(),
+            request_limits: RequestLimits {
+                max_uri_bytes: 8 * 1024,
+                max_header_bytes: 64 * 1024,
+            },
+            hsts_max_age_secs: 0,
+            metrics_in_app: true,
+            metrics_token: None,
         }
     }
 }
+
+/// The API docs page's policy: Swagger UI's scripts, styles and images
+/// come from the binary (`/api/docs/*`), and it fetches only the OpenAPI
+/// document and, for "Try it out", this origin. Styles allow
+/// `'unsafe-inline'` because Swagger UI injects style elements; scripts
+/// stay `'self'` only, since the page shares its origin with stored tokens.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; \
+    object-src 'none'";
 
 /// Everything handlers need, built once at start-up.
 #[derive(Clone)]
@@ -143,6 +172,10 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
     let (api, spec) = api.split_for_parts();
     let spec = openapi::complete(spec);
     let docs = utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", spec);
+    let docs = Router::from(docs).layer(SetResponseHeaderLayer::overriding(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    ));
     let cors = if config.cors_origins.iter().any(|o| o == "*") {
         CorsLayer::new().allow_origin(AllowOrigin::any())
     } else {
@@ -176,25 +209,64 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         HeaderName::from_static("x-request-id"),
         HeaderName::from_static("idempotent-replayed"),
     ]);
-    let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let mut router = Router::new()
         .merge(api)
         .merge(docs)
         .merge(ops::router().with_state(state.clone()))
-        .merge(web::router(&state.client_config))
+        .merge(web::router(&state.client_config));
+    if config.metrics_in_app {
+        router = router.merge(ops::metrics_router(
+            state.metrics.clone(),
+            config.metrics_token.clone(),
+        ));
+    }
+    let router = router
         .fallback(|| async { ApiError::for_status(StatusCode::NOT_FOUND) })
         // Innermost first: these run after routing (so `MatchedPath` is known),
         // and json_errors sees the timeout's and body limit's bare statuses.
         // The rate limit runs after authentication, which it counts by.
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::rate_limit))
-        .layer(axum::middleware::from_fn_with_state(state, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            auth::authenticate,
+        ))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(axum::middleware::from_fn(middleware::record_metrics))
+        // Unknown methods and oversized requests stop here: no metric, no limit counted.
+        .layer(axum::middleware::from_fn_with_state(
+            config.request_limits,
+            middleware::check_request,
+        ))
         .layer(axum::middleware::from_fn(middleware::scope_request_id))
         .layer(CompressionLayer::new())
-        .layer(cors)
+        .layer(cors);
+    with_common_layers(router, config)
+}
+
+/// `/metrics` alone, for an operator address of its own.
+pub fn metrics_app(metrics: PrometheusHandle, config: &HttpConfig) -> Router {
+    let router = ops::metrics_router(metrics, config.metrics_token.clone())
+        .fallback(|| async { ApiError::for_status(StatusCode::NOT_FOUND) })
+        .layer(axum::middleware::from_fn_with_state(
+            config.request_limits,
+            middleware::check_request,
+        ))
+        .layer(axum::middleware::from_fn(middleware::scope_request_id));
+    with_common_layers(router, config)
+}
+
+/// Security headers, tracing and the request id, outermost.
+fn with_common_layers(router: Router, config: &HttpConfig) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = router
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
@@ -206,26 +278,21 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("referrer-policy"),
             HeaderValue::from_static("no-referrer"),
-        ))
+        ));
+    if config.hsts_max_age_secs > 0 {
+        let value = format!("max-age={}; includeSubDomains", config.hsts_max_age_secs);
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            router = router.layer(SetResponseHeaderLayer::overriding(
+                axum::http::header::STRICT_TRANSPORT_SECURITY,
+                value,
+            ));
+        }
+    }
+    router
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-}
-
-/// Serves `app` on `listener` until `shutdown` resolves, then lets
-/// in-flight requests finish.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }

@@ -2,7 +2,9 @@
 //! configured. The general API limit: every `/api/` request counts against
 //! its user (when signed in) or its client address; responses carry
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`, and a
-//! 429 adds `Retry-After`. The shop's limits on what clients create
+//! 429 adds `Retry-After`. Every other request (the storefront, its
+//! assets, health and metrics) counts against its client address under a
+//! limit of its own (`web`), whatever `enabled` says. The shop's limits on what clients create
 //! ([`ShopLimits`]): guest carts per address, and checkouts — each order
 //! holds stock until it is paid or its payment window ends — per address
 //! and per account, and payment attempts (card testing) per address and
@@ -27,6 +29,8 @@ pub struct ApiLimits {
     pub per_ip: Rule,
     /// Requests per window from one signed-in user.
     pub per_user: Rule,
+    /// Requests outside `/api/` per window from one client address.
+    pub web_per_ip: Rule,
 }
 
 /// Limits on what clients create.
@@ -110,24 +114,28 @@ async fn count(
 }
 
 pub async fn rate_limit(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    if !s.limits.enabled || !req.uri().path().starts_with("/api/") {
+    let ip = req
+        .extensions()
+        .get::<ClientIp>()
+        .map(ClientIp::limit_key)
+        .unwrap_or_default();
+    let (limit, key, rule) = if !req.uri().path().starts_with("/api/") {
+        ("web", format!("web:ip:{ip}"), s.limits.web_per_ip)
+    } else if !s.limits.enabled {
         return next.run(req).await;
-    }
-    let (key, rule) = match req.extensions().get::<Authentication>() {
-        Some(Authentication::User(p)) => (format!("api:user:{}", p.user_id), s.limits.per_user),
-        _ => {
-            let ip = req.extensions().get::<ClientIp>().map(ClientIp::limit_key);
-            (
-                format!("api:ip:{}", ip.unwrap_or_default()),
-                s.limits.per_ip,
-            )
+    } else {
+        match req.extensions().get::<Authentication>() {
+            Some(Authentication::User(p)) => {
+                ("api", format!("api:user:{}", p.user_id), s.limits.per_user)
+            }
+            _ => ("api", format!("api:ip:{ip}"), s.limits.per_ip),
         }
     };
     let decision = s.limiter.hit(&key, rule).await;
     let mut res = if decision.allowed {
         next.run(req).await
     } else {
-        metrics::counter!("rate_limited_total", "limit" => "api").increment(1);
+        metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
         ApiError::too_many_requests(decision.reset_after).into_response()
     };
     add_headers(&mut res, &decision);

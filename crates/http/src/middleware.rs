@@ -1,11 +1,13 @@
 //! Cross-cutting request handling: the request id in every error body,
-//! per-route latency metrics, and JSON bodies for errors that tower layers
-//! produce (timeouts, body limits, unknown routes).
+//! per-route latency metrics with bounded labels, the request's own limits
+//! (known methods, URI and header sizes) answered in JSON before anything
+//! else looks at it, and JSON bodies for errors that tower layers produce
+//! (timeouts, body limits, unknown routes).
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::header;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -30,7 +32,7 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let res = next.run(req).await;
     metrics::histogram!(
         "http_request_duration_seconds",
@@ -40,6 +42,79 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     )
     .record(start.elapsed().as_secs_f64());
     res
+}
+
+/// The methods the shop answers; anything else is a 405 before routing.
+const KNOWN_METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
+
+/// A metric label from a fixed set: a client's method names no series.
+fn method_label(method: &Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", Method::as_str)
+}
+
+/// Limits on the request itself, checked before routing.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub max_uri_bytes: usize,
+    /// Names, values and their separators (`: ` and CRLF), summed.
+    pub max_header_bytes: usize,
+}
+
+/// Answers, in the API's JSON error shape, a method the shop does not know
+/// (405), a URI over the limit (414) and headers over the limit (431), so
+/// that none of them reaches the routes, the rate limits or the metrics.
+pub async fn check_request(
+    State(limits): State<RequestLimits>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !KNOWN_METHODS.contains(req.method()) {
+        let allow = HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        return ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "unknown method",
+        )
+        .with_header(header::ALLOW, allow)
+        .into_response();
+    }
+    let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if uri_bytes > limits.max_uri_bytes {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the URI is longer than {} bytes", limits.max_uri_bytes),
+        )
+        .into_response();
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if header_bytes > limits.max_header_bytes {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request's headers are larger than {} bytes",
+                limits.max_header_bytes
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Gives error responses without a JSON body the API's error shape.
@@ -63,4 +138,19 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         return fresh;
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn method_labels_are_a_fixed_set() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        for odd in ["FOO123", "TRACE", "CONNECT", "get"] {
+            let m = Method::from_bytes(odd.as_bytes()).unwrap_or(Method::TRACE);
+            assert_eq!(method_label(&m), "other", "{odd}");
+        }
+    }
 }

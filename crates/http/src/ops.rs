@@ -1,15 +1,20 @@
 //! Operational routes: liveness, readiness, Prometheus metrics, and the
 //! public client configuration (`GET /api/config`). The storefront itself
-//! is served by [`crate::web`].
+//! is served by [`crate::web`]. `/metrics` is served on the shop's port or
+//! on an operator address of its own, and with a token configured it
+//! answers only `Authorization: Bearer <token>` (401 otherwise).
+
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use emporium_domain::ports::{Cache, CatalogStore};
 use serde_json::json;
 
+use crate::error::ApiError;
 use crate::AppState;
 
 /// The public configuration a browser or app needs; nothing secret.
@@ -55,7 +60,45 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+}
+
+/// The bearer token `/metrics` asks for; `Debug` does not show it.
+#[derive(Clone)]
+pub struct MetricsToken(Arc<str>);
+
+impl MetricsToken {
+    /// None for an empty token (no token asked for).
+    pub fn new(token: &str) -> Option<MetricsToken> {
+        (!token.is_empty()).then(|| MetricsToken(token.into()))
+    }
+
+    /// Compares in time that does not depend on where the bytes differ.
+    fn matches(&self, given: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), given.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(…)")
+    }
+}
+
+#[derive(Clone)]
+struct MetricsState {
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    token: Option<MetricsToken>,
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub fn metrics_router(
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+    token: Option<MetricsToken>,
+) -> Router {
+    Router::new()
         .route("/metrics", get(metrics))
+        .with_state(MetricsState { handle, token })
 }
 
 async fn live() -> Json<serde_json::Value> {
@@ -93,10 +136,25 @@ async fn ready(State(s): State<AppState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+async fn metrics(State(s): State<MetricsState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &s.token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        if !given.is_some_and(|t| token.matches(t)) {
+            return ApiError::unauthenticated(
+                "unauthenticated",
+                "/metrics needs Authorization: Bearer <server.metrics_token>",
+            )
+            .into_response();
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
+        s.handle.render(),
     )
         .into_response()
 }

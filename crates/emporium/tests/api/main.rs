@@ -13,6 +13,8 @@ mod catalog;
 mod checkout_concurrency;
 mod cli;
 mod concurrency;
+mod connections;
+mod edges;
 mod identity;
 mod ops;
 mod payment_security;

@@ -84,6 +84,8 @@ impl Drop for TestDatabase {
 pub struct ServerProcess {
     child: std::process::Child,
     pub base: String,
+    /// The operator address's `/metrics` URL, when `server.metrics_addr` is set.
+    pub metrics: Option<String>,
 }
 
 impl ServerProcess {
@@ -114,6 +116,7 @@ impl ServerProcess {
         .env_remove("REDIS_URL")
         .env("EMPORIUM_STORE__SEED_DEMO_WHEN_EMPTY", "false")
         .env("EMPORIUM_LIMITS__API_REQUESTS_PER_IP", "1000000")
+        .env("EMPORIUM_LIMITS__WEB_REQUESTS_PER_IP", "1000000")
         .env("EMPORIUM_LIMITS__REGISTRATIONS_PER_IP", "1000")
         .env("EMPORIUM_LIMITS__CHECKOUTS_PER_IP", "1000000")
         .env("EMPORIUM_LIMITS__CARTS_PER_IP", "1000000")
@@ -132,18 +135,26 @@ impl ServerProcess {
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut metrics = None;
         let base = loop {
             let line = lines
                 .next()
                 .expect("the server exited before listening")
                 .unwrap();
+            if let Some(rest) = line.split("Metrics on ").nth(1) {
+                metrics = Some(rest.trim().to_owned());
+            }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, base }
+        ServerProcess {
+            child,
+            base,
+            metrics,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -242,6 +253,7 @@ impl TestApp {
         // on carts and checkouts are tested on their own.
         config.limits.api_requests_per_ip = 1_000_000;
         config.limits.api_requests_per_user = 1_000_000;
+        config.limits.web_requests_per_ip = 1_000_000;
         config.limits.registrations_per_ip = 1_000;
         config.limits.checkouts_per_ip = 1_000_000;
         config.limits.checkouts_per_user = 1_000_000;
