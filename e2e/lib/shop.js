@@ -10,7 +10,7 @@
 // servers' output).
 
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -68,14 +68,16 @@ async function reachable(url) {
 }
 
 /**
- * Starts a shop and returns `{url, config, stop()}`; `config` is its
- * `GET /api/config`. Each call gets its own data directory.
+ * Starts a shop and returns `{url, config, paysimSecretKey, stop()}`;
+ * `config` is its `GET /api/config`, `paysimSecretKey` the secret key of the
+ * simulator it pays with (the built-in one's is made per data directory).
+ * Each call gets its own data directory.
  */
 export async function startShop() {
   if (process.env.E2E_BASE_URL) {
     const url = process.env.E2E_BASE_URL.replace(/\/$/, "");
     const config = await (await fetch(`${url}/api/config`)).json();
-    return { url, config, stop: async () => {} };
+    return { url, config, paysimSecretKey: process.env.E2E_PAYSIM_SECRET_KEY || "sk_test_paysim", stop: async () => {} };
   }
   const dir = await mkdtemp(join(tmpdir(), "emporium-e2e-"));
   const children = [];
@@ -96,6 +98,7 @@ export async function startShop() {
     // The browser loads every page and asset from 127.0.0.1: no storefront limit.
     const env = { RUST_LOG: process.env.RUST_LOG || "warn", EMPORIUM_LIMITS__WEB_REQUESTS_PER_IP: "1000000" };
     let shop = await serve(env);
+    let paysimSecretKey = "sk_test_paysim";
     const tokenization = shop.config.payments && shop.config.payments.tokenization_url;
     if (process.env.E2E_OWN_PAYSIM || !tokenization || !(await reachable(tokenization))) {
       // No provider where the shop says: run paysim and restart the shop pointing at it.
@@ -110,8 +113,11 @@ export async function startShop() {
         EMPORIUM_PAYMENTS__PROVIDER_URL: match[1],
         EMPORIUM_PAYMENTS__TOKENIZATION_URL: `${match[1]}/v1/payment_methods`,
       });
+    } else {
+      // The built-in simulator: its keys are the data directory's own.
+      paysimSecretKey = JSON.parse(await readFile(join(dir, "paysim-keys.json"), "utf8")).secret_key;
     }
-    return { url: shop.url, config: shop.config, stop: cleanup };
+    return { url: shop.url, config: shop.config, paysimSecretKey, stop: cleanup };
   } catch (e) {
     await cleanup();
     throw e;

@@ -4,8 +4,8 @@
 // answering 429 or 503.
 //
 // The provider outage is real: right after the card is tokenized the test
-// switches on paysim's "down" fault (`POST /_control/faults`, with paysim's
-// default secret key), so the shop's payment call fails and is queued.
+// switches on paysim's "down" fault (`POST /_control/faults`, with the
+// simulator's secret key), so the shop's payment call fails and is queued.
 // The 429 and 503 answers are played by the browser (request routing):
 // the shop has no switch to produce them on demand.
 
@@ -15,8 +15,6 @@ import { startShop, canPay } from "../lib/shop.js";
 import { join } from "node:path";
 import { launchBrowser, openPage, finish, SCREENSHOTS } from "../lib/browser.js";
 import { addFirstResult, checkout, pay, shownStatus, uniqueEmail, CARD_OK } from "../lib/flows.js";
-
-const SECRET = process.env.E2E_PAYSIM_SECRET_KEY || "sk_test_paysim";
 
 describe("storefront: degraded states", () => {
   let shop, browser, payments;
@@ -30,7 +28,7 @@ describe("storefront: degraded states", () => {
     if (!payments) { t.skip("the server has no POST /api/orders/{id}/pay yet"); return; }
     const provider = new URL(shop.config.payments.tokenization_url).origin;
     const faults = (body) => fetch(`${provider}/_control/faults`, {
-      method: "POST", headers: { Authorization: `Bearer ${SECRET}`, "Content-Type": "application/json" }, body: JSON.stringify(body),
+      method: "POST", headers: { Authorization: `Bearer ${shop.paysimSecretKey}`, "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     const tab = await openPage(browser);
     const { page } = tab;

@@ -108,7 +108,8 @@ pub struct OrderBody {
 }
 
 /// Who an order body is for. Staff see everything recorded; a customer
-/// sees what is theirs: actors as roles (`customer`, `staff`, `system`),
+/// sees what is theirs: actors as roles (`customer`, `guest`, `staff`,
+/// `system`),
 /// no staff notes or refund reasons, and payments' outcomes in the shop's
 /// words — never the provider's error text (it can hold the provider's
 /// address) nor its detailed decline codes.
@@ -138,14 +139,14 @@ pub(crate) fn public_decline_code(code: &str) -> &'static str {
     }
 }
 
-/// The role behind an actor (`user:<id>`, `guest`, `admin:<id>`, `system`).
+/// The role behind an actor: `customer` for `user:<id>`, `staff` for
+/// `admin:<id>`; `guest` and `system` as they are.
 fn actor_role(actor: &str) -> &'static str {
-    if actor.starts_with("admin:") {
-        "staff"
-    } else if actor == "system" {
-        "system"
-    } else {
-        "customer"
+    match actor {
+        "guest" => "guest",
+        "system" => "system",
+        a if a.starts_with("admin:") => "staff",
+        _ => "customer",
     }
 }
 
@@ -605,6 +606,17 @@ async fn pay_order(
                 Json(order_body(order, Audience::of(&v))?),
             )
                 .into_response())
+        }
+        // A customer is told that the token was refused, not the
+        // provider's words (they stay in the log and the staff view).
+        Err(ShopError::PaymentRefused(provider_message)) => {
+            record("payment_refused");
+            tracing::info!(%provider_message, order = %id, "the payment provider refused the payment");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "payment_refused",
+                "the payment provider refused the card token (unknown, expired or used); enter the card again",
+            ))
         }
         Err(e) => {
             let e = ApiError::from(e);

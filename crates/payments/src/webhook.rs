@@ -1,7 +1,9 @@
 //! The provider's webhooks: `Stripe-Signature` headers (`t=<unix
 //! seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, keyed with the whole
 //! webhook secret `whsec_…` as Stripe does) and the events the shop acts
-//! on. Verification compares in constant time (ring) and rejects
+//! on. Verification is bounded whatever the header holds (its length, at
+//! most three signatures, the timestamp before any hashing, one HMAC by
+//! `ring` compared in constant time with each signature) and rejects
 //! timestamps outside the tolerance, which bounds replays; `paysim` signs
 //! with the same code.
 

@@ -82,6 +82,19 @@ impl Client {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// `GET {base}{path}` with the secret key: an object paysim holds
+    /// (`/v1/payment_intents/pi_…`, `/v1/charges/ch_…`).
+    pub async fn object(&self, path: &str) -> Value {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(SECRET_KEY_DEFAULT)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        res.json().await.unwrap_or_default()
+    }
+
     /// The payment intents paysim holds whose `metadata[key]` is `value`.
     pub async fn intents(&self, key: &str, value: &str) -> Vec<Value> {
         let res = self

@@ -4,11 +4,10 @@
 //! refused above that limit, and a product priced past it before the cap
 //! existed kept out of the shop.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::on_every_backend;
-use crate::shop::{add, address, checkout, guest_cart, set_stock};
+use crate::shop::{add, address, checkout, guest_cart, set_quantity, set_stock};
 use crate::support::{Backend, TestApp};
 
 const MAX_ON_HAND: i64 = 10_000_000;
@@ -195,17 +194,7 @@ async fn a_checkout_above_the_payment_limit_is_refused_and_holds_no_stock(app: T
     assert_eq!(orders["items"], json!([]));
 
     // One unit fits: the order's totals add up exactly.
-    let res = app
-        .request(
-            Method::PATCH,
-            &format!("/api/cart/items/{id}"),
-            None,
-            Some(&cart),
-        )
-        .json(&json!({"quantity": 1}))
-        .send()
-        .await
-        .unwrap();
+    let res = set_quantity(&app, &cart, &id, 1).await;
     assert_eq!(res.status(), 200);
     let res = checkout(&app, None, Some(&cart), "dear-2", &body).await;
     assert_eq!(res.status(), 201);

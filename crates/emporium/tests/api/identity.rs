@@ -257,13 +257,7 @@ async fn password_change_ends_other_sessions(app: TestApp) {
         )
         .await;
     assert_eq!(res.status(), 401);
-    let res = app
-        .post(
-            "/api/auth/login",
-            &json!({"email": "pw@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let res = app.try_login("pw@example.com", PASSWORD).await;
     assert_eq!(res.status(), 401);
     app.login("pw@example.com", "a brand new secret").await;
 }
@@ -329,13 +323,7 @@ async fn bad_registrations_and_logins_get_clear_400s() {
         .await
         .unwrap();
     assert_eq!(res.status(), 415, "JSON needs its content type");
-    let res = app
-        .post(
-            "/api/auth/login",
-            &json!({"email": "a@example.com", "password": "x".repeat(70_000)}),
-            None,
-        )
-        .await;
+    let res = app.try_login("a@example.com", &"x".repeat(70_000)).await;
     assert_eq!(res.status(), 413);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"]["code"],
@@ -388,13 +376,7 @@ async fn wrong_email_and_wrong_password_look_the_same() {
     let app = &app;
     let attempt = |email: &'static str| async move {
         let started = Instant::now();
-        let res = app
-            .post(
-                "/api/auth/login",
-                &json!({"email": email, "password": "not the password"}),
-                None,
-            )
-            .await;
+        let res = app.try_login(email, "not the password").await;
         let status = res.status();
         let mut body: Value = res.json().await.unwrap();
         body["error"]["request_id"] = Value::Null;

@@ -9,25 +9,13 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::payments::{now_secs, signed, PayingShop, VISA};
+use crate::payments::{now_secs, send_webhook, signed, PayingShop, VISA};
+use crate::shop::{add, address, checkout};
 use crate::support::{Backend, TestApp};
 
 const DECLINED: &str = "4000000000000002";
 /// Stripe's test card that needs 3-D Secure.
 const THREE_D_SECURE: &str = "4000002500003155";
-
-async fn send_webhook(app: &TestApp, text: String, signature: &str) -> (u16, Value) {
-    let res = app
-        .client
-        .post(app.url("/api/webhooks/payments"))
-        .header("content-type", "application/json")
-        .header("stripe-signature", signature)
-        .body(text)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
-}
 
 /// A `payment_intent.succeeded` event for `payment`.
 fn success(event: &str, intent: &str, payment: &Value, amount: &Value, currency: &str) -> Value {
@@ -123,11 +111,11 @@ async fn the_built_in_simulator_has_secrets_of_its_own_and_says_test_mode() {
         "usd",
     );
     let (text, forged) = signed(&event, now_secs());
-    let (status, body) = send_webhook(&app, text.clone(), &forged).await;
+    let (status, body) = send_webhook(&app, text.clone(), Some(&forged)).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "invalid_signature");
     let own = emporium_payments::webhook::sign(secret, now_secs(), text.as_bytes());
-    assert_eq!(send_webhook(&app, text, &own).await.0, 200);
+    assert_eq!(send_webhook(&app, text, Some(&own)).await.0, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,14 +123,8 @@ async fn successes_that_are_not_what_was_asked_are_anomalies_for_staff_never_pay
     let shop = PayingShop::start(Backend::Sqlite, |_| {}).await;
     let admin = shop.app.admin_token().await;
     let order = shop.order(&shop.product().await, 1).await;
-    let staff_view = || async {
-        let res = shop
-            .app
-            .get_as(&format!("/api/admin/orders/{}", order.0), &admin)
-            .await;
-        assert_eq!(res.status(), 200);
-        res.json::<Value>().await.unwrap()
-    };
+    let staff_path = format!("/api/admin/orders/{}", order.0);
+    let staff_view = || shop.app.json_as(&staff_path, &admin);
     // A declined attempt, then one queued while the provider is down.
     assert_eq!(shop.pay(&order, DECLINED).await.0, 402);
     let token = shop.sim.card(VISA).await;
@@ -173,7 +155,7 @@ async fn successes_that_are_not_what_was_asked_are_anomalies_for_staff_never_pay
     ];
     for event in &forged {
         let (text, signature) = signed(event, now_secs());
-        let (status, body) = send_webhook(&shop.app, text, &signature).await;
+        let (status, body) = send_webhook(&shop.app, text, Some(&signature)).await;
         assert_eq!(status, 200, "{body}");
         let o = shop.view(&order).await;
         assert_eq!(o["status"], "pending_payment", "{event}");
@@ -202,13 +184,13 @@ async fn successes_that_are_not_what_was_asked_are_anomalies_for_staff_never_pay
     // is an anomaly and does not replace the reference refunds go to.
     let genuine = success("evt_5", "pi_genuine", &pending, &total, "usd");
     let (text, signature) = signed(&genuine, now_secs());
-    assert_eq!(send_webhook(&shop.app, text, &signature).await.0, 200);
+    assert_eq!(send_webhook(&shop.app, text, Some(&signature)).await.0, 200);
     let paid = shop.view(&order).await;
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["paid_amount"], total);
     let other = success("evt_6", "pi_elsewhere", &pending, &total, "usd");
     let (text, signature) = signed(&other, now_secs());
-    assert_eq!(send_webhook(&shop.app, text, &signature).await.0, 200);
+    assert_eq!(send_webhook(&shop.app, text, Some(&signature)).await.0, 200);
     let staff = staff_view().await;
     assert_eq!(staff["payments"][1]["provider_reference"], "pi_genuine");
     assert_eq!(staff["anomalies"][4]["reason"], "reference_mismatch");
@@ -235,6 +217,63 @@ async fn payment_attempts_are_limited_per_address_across_orders() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_attempts_are_limited_per_account_wherever_they_come_from() {
+    let shop = PayingShop::start(Backend::Sqlite, |c| {
+        c.limits.payment_attempts_per_user = 2;
+    })
+    .await;
+    let product = shop.product().await;
+    let session = shop
+        .app
+        .register("card-tester@example.com", "a long enough secret")
+        .await;
+    let token = session["token"].as_str().unwrap();
+    let body = json!({"address": address(), "shipping_method": "standard"});
+    let mut orders = Vec::new();
+    for key in ["one", "two", "three"] {
+        assert_eq!(
+            add(&shop.app, Some(token), None, &product, json!(1))
+                .await
+                .status(),
+            200
+        );
+        let res = checkout(&shop.app, Some(token), None, key, &body).await;
+        assert_eq!(res.status(), 201);
+        let placed: Value = res.json().await.unwrap();
+        orders.push(placed["order"]["id"].as_str().unwrap().to_owned());
+    }
+    let pay = |order: String, card: &'static str| {
+        let shop = &shop;
+        async move {
+            let payment_token = shop.sim.card(card).await;
+            shop.app
+                .request(
+                    Method::POST,
+                    &format!("/api/orders/{order}/pay"),
+                    Some(token),
+                    None,
+                )
+                .json(&json!({ "payment_token": payment_token }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(pay(orders[0].clone(), DECLINED).await, 402);
+    assert_eq!(pay(orders[1].clone(), DECLINED).await, 402);
+    assert_eq!(
+        pay(orders[2].clone(), VISA).await,
+        429,
+        "the account's budget is spent"
+    );
+    // A guest on the same address still pays: the limit is the account's.
+    let guest = shop.order(&product, 1).await;
+    assert_eq!(shop.pay(&guest, VISA).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_that_needs_3d_secure_is_declined_as_such_and_its_intent_cancelled() {
     let shop = PayingShop::start(Backend::Sqlite, |_| {}).await;
     let admin = shop.app.admin_token().await;
@@ -248,25 +287,15 @@ async fn a_card_that_needs_3d_secure_is_declined_as_such_and_its_intent_cancelle
     let o = shop.view(&order).await;
     assert_eq!(o["status"], "pending_payment");
     assert_eq!(o["payment_status"], "declined");
-    let staff: Value = shop
+    let staff = shop
         .app
-        .get_as(&format!("/api/admin/orders/{}", order.0), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .json_as(&format!("/api/admin/orders/{}", order.0), &admin)
+        .await;
     let intent = staff["payments"][0]["provider_reference"].as_str().unwrap();
-    let at_provider: Value = shop
-        .app
-        .client
-        .get(format!("{}/v1/payment_intents/{intent}", shop.sim.base))
-        .bearer_auth("sk_test_paysim")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let at_provider = shop
+        .sim
+        .object(&format!("/v1/payment_intents/{intent}"))
+        .await;
     assert_eq!(at_provider["status"], "canceled", "{at_provider}");
     assert_eq!(shop.charged(&order).await, 0);
     // Another card pays.
@@ -305,7 +334,7 @@ async fn customers_see_roles_not_staff_ids_or_notes() {
         .json()
         .await
         .unwrap();
-    assert_eq!(own["history"][0]["actor"], "customer");
+    assert_eq!(own["history"][0]["actor"], "guest");
     assert_eq!(own["history"][1]["actor"], "staff");
     assert!(own["history"][1]["reason"].is_null(), "{own}");
     assert!(!own.to_string().contains("ticket 7"));

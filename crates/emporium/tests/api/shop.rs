@@ -49,6 +49,20 @@ pub async fn add(
         .unwrap()
 }
 
+/// Sets a guest cart line's quantity.
+pub async fn set_quantity(app: &TestApp, cart: &str, product: &str, qty: u32) -> reqwest::Response {
+    app.request(
+        Method::PATCH,
+        &format!("/api/cart/items/{product}"),
+        None,
+        Some(cart),
+    )
+    .json(&json!({"quantity": qty}))
+    .send()
+    .await
+    .unwrap()
+}
+
 pub async fn checkout(
     app: &TestApp,
     token: Option<&str>,
@@ -408,17 +422,7 @@ async fn bad_cart_input_gets_clear_errors() {
         "cart_full"
     );
     // More than the stock.
-    let res = app
-        .request(
-            Method::PATCH,
-            &format!("/api/cart/items/{}", products[1].0),
-            None,
-            Some(&cart),
-        )
-        .json(&json!({"quantity": 99}))
-        .send()
-        .await
-        .unwrap();
+    let res = set_quantity(&app, &cart, &products[1].0, 99).await;
     assert_eq!(res.status(), 200);
     set_stock(&app, &admin, &products[2].0, 3, "stock-take").await;
     let other = guest_cart(&app).await;
@@ -455,17 +459,7 @@ async fn bad_cart_input_gets_clear_errors() {
         .unwrap();
     assert_eq!(res.status(), 404);
     assert_eq!(app.get("/api/cart").await.status(), 400);
-    let res = app
-        .request(
-            Method::PATCH,
-            &format!("/api/cart/items/{}", products[2].0),
-            None,
-            Some(&cart),
-        )
-        .json(&json!({"quantity": 1}))
-        .send()
-        .await
-        .unwrap();
+    let res = set_quantity(&app, &cart, &products[2].0, 1).await;
     assert_eq!(res.status(), 404, "no such line");
     let res = app
         .request(

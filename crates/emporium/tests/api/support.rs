@@ -341,6 +341,13 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// GETs with a bearer token, asserting 200: the body.
+    pub async fn json_as(&self, path: &str, token: &str) -> serde_json::Value {
+        let res = self.get_as(path, token).await;
+        assert_eq!(res.status().as_u16(), 200, "GET {path}");
+        res.json().await.unwrap()
+    }
+
     /// GETs with a bearer token.
     pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
@@ -364,15 +371,19 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Tries to sign in: the response, whatever it is.
+    pub async fn try_login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/api/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+            None,
+        )
+        .await
+    }
+
     /// Signs in and returns the response body, asserting 200.
     pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
-        let res = self
-            .post(
-                "/api/auth/login",
-                &serde_json::json!({"email": email, "password": password}),
-                None,
-            )
-            .await;
+        let res = self.try_login(email, password).await;
         assert_eq!(res.status().as_u16(), 200, "signing in as {email}");
         res.json().await.unwrap()
     }

@@ -22,11 +22,7 @@ async fn twenty_wrong_passwords_are_throttled_with_retry_after() {
     let mut statuses = Vec::new();
     for _ in 0..20 {
         let res = app
-            .post(
-                "/api/auth/login",
-                &json!({"email": "target@example.com", "password": "guess guess guess"}),
-                None,
-            )
+            .try_login("target@example.com", "guess guess guess")
             .await;
         let status = res.status().as_u16();
         if status == 429 {
@@ -46,13 +42,7 @@ async fn twenty_wrong_passwords_are_throttled_with_retry_after() {
     assert_eq!(&statuses[..5], &[401; 5]);
     assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
     // Locked for the window, even with the right password…
-    let res = app
-        .post(
-            "/api/auth/login",
-            &json!({"email": "target@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let res = app.try_login("target@example.com", PASSWORD).await;
     assert_eq!(res.status(), 429);
     // …while other accounts from the same address are not (per-address failures: 20).
     app.register("bystander@example.com", PASSWORD).await;
@@ -68,21 +58,11 @@ async fn failures_per_address_and_registrations_are_limited() {
     .await;
     for i in 0..3 {
         let res = app
-            .post(
-                "/api/auth/login",
-                &json!({"email": format!("u{i}@example.com"), "password": "guess guess guess"}),
-                None,
-            )
+            .try_login(&format!("u{i}@example.com"), "guess guess guess")
             .await;
         assert_eq!(res.status(), 401);
     }
-    let res = app
-        .post(
-            "/api/auth/login",
-            &json!({"email": "u9@example.com", "password": "guess guess guess"}),
-            None,
-        )
-        .await;
+    let res = app.try_login("u9@example.com", "guess guess guess").await;
     assert_eq!(res.status(), 429, "the address has used up its failures");
     assert!(res.headers().contains_key("retry-after"));
     app.register("r1@example.com", PASSWORD).await;
@@ -181,11 +161,7 @@ async fn sign_in_limits_and_logout_survive_redis_going_down() {
     let mut statuses = Vec::new();
     for _ in 0..7 {
         let res = app
-            .post(
-                "/api/auth/login",
-                &json!({"email": "resilient@example.com", "password": "guess guess guess"}),
-                None,
-            )
+            .try_login("resilient@example.com", "guess guess guess")
             .await;
         statuses.push(res.status().as_u16());
     }
@@ -488,21 +464,11 @@ async fn a_signed_in_password_change_works_while_sign_in_is_locked() {
     // Someone behind the same address guesses until sign-in is locked.
     for _ in 0..5 {
         let res = app
-            .post(
-                "/api/auth/login",
-                &json!({"email": "locked@example.com", "password": "guess guess guess"}),
-                None,
-            )
+            .try_login("locked@example.com", "guess guess guess")
             .await;
         assert_eq!(res.status(), 401);
     }
-    let res = app
-        .post(
-            "/api/auth/login",
-            &json!({"email": "locked@example.com", "password": PASSWORD}),
-            None,
-        )
-        .await;
+    let res = app.try_login("locked@example.com", PASSWORD).await;
     assert_eq!(res.status(), 429, "sign-in is locked here");
     // The owner, already signed in, proves the current password and changes it.
     let res = app
