@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use emporium_domain::ports::Cache;
+pub use emporium_domain::CacheError;
 use moka::future::Cache as Moka;
 use moka::Expiry;
 use redis::aio::ConnectionManager;
@@ -85,7 +86,7 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// Connects (and checks the connection) to `url`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisCache, String> {
+    pub async fn connect(url: &str, prefix: &str) -> Result<RedisCache, CacheError> {
         Ok(RedisCache::new(connect_redis(url).await?, prefix))
     }
 
@@ -109,14 +110,14 @@ impl RedisCache {
     }
 
     /// Deletes every key under this cache's prefix (tests and operators).
-    pub async fn clear(&self) -> Result<(), String> {
+    pub async fn clear(&self) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
         let keys: Vec<String> = conn
             .keys(format!("{}*", self.prefix))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(redis_error)?;
         if !keys.is_empty() {
-            conn.del::<_, ()>(keys).await.map_err(|e| e.to_string())?;
+            conn.del::<_, ()>(keys).await.map_err(redis_error)?;
         }
         Ok(())
     }
@@ -125,8 +126,8 @@ impl RedisCache {
 /// Connects (and checks the connection) to the Redis at `url`, with the
 /// timeouts every adapter here relies on: 2 s to connect, 500 ms per
 /// response, one retry. The manager reconnects by itself after a failure.
-pub async fn connect_redis(url: &str) -> Result<ConnectionManager, String> {
-    let client = redis::Client::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
+pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
+    let client = redis::Client::open(url).map_err(|e| CacheError::BadUrl(e.to_string()))?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Duration::from_secs(2))
         .set_response_timeout(Duration::from_millis(500))
@@ -136,8 +137,13 @@ pub async fn connect_redis(url: &str) -> Result<ConnectionManager, String> {
         ConnectionManager::new_with_config(client, config),
     )
     .await
-    .map_err(|_| "connecting to Redis timed out".to_string())?
-    .map_err(|e| format!("connecting to Redis: {e}"))
+    .map_err(|_| CacheError::TimedOut)?
+    .map_err(|e| CacheError::Redis(format!("connecting: {e}")))
+}
+
+/// A Redis error as the ports report it.
+pub(crate) fn redis_error(e: redis::RedisError) -> CacheError {
+    CacheError::Redis(e.to_string())
 }
 
 fn record(kind: &'static str, hit: bool) {
@@ -215,7 +221,7 @@ impl Cache for AnyCache {
         }
     }
 
-    async fn ping(&self) -> Result<(), String> {
+    async fn ping(&self) -> Result<(), CacheError> {
         match self {
             AnyCache::Redis(r) => {
                 let mut conn = r.conn.clone();
@@ -223,7 +229,7 @@ impl Cache for AnyCache {
                     .query_async::<String>(&mut conn)
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("redis: {e}"))
+                    .map_err(redis_error)
             }
             _ => Ok(()),
         }
@@ -285,13 +291,13 @@ impl Breaker {
     }
 }
 
-/// Runs one Redis call within [`REDIS_CALL_TIMEOUT`]; errors as text.
+/// Runs one Redis call within [`REDIS_CALL_TIMEOUT`].
 pub(crate) async fn bounded<T>(
     call: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> Result<T, String> {
+) -> Result<T, CacheError> {
     match tokio::time::timeout(REDIS_CALL_TIMEOUT, call).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("redis call timed out".to_owned()),
+        Ok(Err(e)) => Err(redis_error(e)),
+        Err(_) => Err(CacheError::TimedOut),
     }
 }

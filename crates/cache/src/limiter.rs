@@ -21,7 +21,7 @@ use emporium_domain::ports::RateLimiter;
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use crate::{bounded, Breaker};
+use crate::{bounded, Breaker, CacheError};
 
 /// Below this many keys the in-process map is never pruned.
 const PRUNE_FLOOR: usize = 1024;
@@ -198,7 +198,7 @@ impl RedisLimiter {
     }
 
     /// Counts one event for `key`, atomically (one Lua script).
-    pub async fn hit(&self, key: &str, rule: Rule) -> Result<Decision, String> {
+    pub async fn hit(&self, key: &str, rule: Rule) -> Result<Decision, CacheError> {
         let window_ms = u64::try_from(rule.window.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
@@ -215,7 +215,7 @@ impl RedisLimiter {
     }
 
     /// Whether one more event would be allowed, without counting one.
-    pub async fn peek(&self, key: &str, rule: Rule) -> Result<Decision, String> {
+    pub async fn peek(&self, key: &str, rule: Rule) -> Result<Decision, CacheError> {
         let key = self.key(key);
         let mut conn = self.conn.clone();
         let mut pipe = redis::pipe();
@@ -230,7 +230,7 @@ impl RedisLimiter {
     }
 
     /// Forgets `key`.
-    pub async fn reset(&self, key: &str) -> Result<(), String> {
+    pub async fn reset(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
         bounded(
             redis::cmd("DEL")
@@ -241,7 +241,7 @@ impl RedisLimiter {
     }
 
     /// Takes back one hit of `key`, atomically (one Lua script).
-    pub async fn refund(&self, key: &str) -> Result<(), String> {
+    pub async fn refund(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
         let call = REFUND.key(self.key(key));
         bounded(call.invoke_async::<i64>(&mut conn))
@@ -289,10 +289,10 @@ impl Limiter {
         self.redis.as_ref().filter(|_| self.breaker.closed())
     }
 
-    fn fell_back(&self, op: &'static str, error: &str) {
+    fn fell_back(&self, op: &'static str, error: &CacheError) {
         self.breaker.trip();
         metrics::counter!("rate_limiter_errors_total", "op" => op).increment(1);
-        tracing::warn!(error, op, "redis rate limiter failed; counting in-process");
+        tracing::warn!(%error, op, "redis rate limiter failed; counting in-process");
     }
 
     /// `memory` or `redis`.

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use std::sync::Arc;
 
-use crate::{bounded, Breaker};
+use crate::{bounded, Breaker, CacheError};
 
 /// How many revoked sessions one instance keeps in memory. Entries live
 /// only as long as an access token, so this is far above any real load.
@@ -64,11 +64,11 @@ impl Shared {
         format!("{}revoked:{session_id}", self.prefix)
     }
 
-    fn failed(&self, op: &'static str, error: &str) {
+    fn failed(&self, op: &'static str, error: &CacheError) {
         self.breaker.trip();
         metrics::counter!("revocation_errors_total", "op" => op).increment(1);
         tracing::warn!(
-            error,
+            %error,
             op,
             "redis revocation store failed; answering from memory"
         );

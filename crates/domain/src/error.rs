@@ -45,6 +45,22 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// Failures of a cache, rate-limiter or revocation adapter (Redis). Callers
+/// degrade rather than fail on them: a broken cache acts as an empty one,
+/// a broken limiter as a per-instance one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CacheError {
+    /// The configured address is not a usable Redis URL.
+    #[error("REDIS_URL: {0}")]
+    BadUrl(String),
+    /// Redis answered with an error, or the connection failed.
+    #[error("redis: {0}")]
+    Redis(String),
+    /// Redis did not answer within the adapter's time limit.
+    #[error("redis did not answer in time")]
+    TimedOut,
+}
+
 /// Errors a domain service reports to its callers. `Clone` so that one
 /// failed computation can be reported to every caller that waited on it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -18,5 +18,5 @@ pub mod shop;
 #[cfg(test)]
 mod proptests;
 
-pub use error::{DomainError, StoreError, ValidationError};
+pub use error::{CacheError, DomainError, StoreError, ValidationError};
 pub use money::{AmountTooLarge, Currency, Money, MAX_AMOUNT};

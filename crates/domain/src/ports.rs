@@ -22,7 +22,7 @@ use crate::payments::{
     NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, QueueStats, Refund, RefundJob,
     RefundSettlement, RefundStart, Settled, Settlement, StartOutcome,
 };
-use crate::StoreError;
+use crate::{CacheError, StoreError};
 
 /// A category as a store lists it: with its parent and subtree size.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ pub trait Cache: Send + Sync + 'static {
         E: Clone + Send + Sync + 'static,
         F: Future<Output = Result<Bytes, E>> + Send;
     /// Whether the cache answers; for readiness checks.
-    fn ping(&self) -> impl Future<Output = Result<(), String>> + Send;
+    fn ping(&self) -> impl Future<Output = Result<(), CacheError>> + Send;
     /// `memory`, `redis` or `none`.
     fn kind(&self) -> &'static str;
 }

@@ -9,7 +9,7 @@ use emporium_domain::catalog::{ImportRecord, ProductDraft};
 use emporium_domain::inventory::{StockChange, StockLevel, StockMovement};
 use emporium_domain::orders::{OrderFilter, OrderStatus};
 use emporium_domain::payments::{Refund, RefundStatus};
-use emporium_domain::ports::{CatalogStore, CommerceStore};
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -138,21 +138,8 @@ async fn put_product(
         serde_json::from_value(record).map_err(|e| ApiError::bad_request("body", e.to_string()))?;
     let draft = ProductDraft::from_record(record, s.shop.config().currency)
         .map_err(|reason| ApiError::bad_request("body", reason))?;
-    let counts = s
-        .catalog
-        .import(std::slice::from_ref(&draft), &|_| {})
-        .await?;
-    let id = s
-        .catalog
-        .store()
-        .product_id_by_sku(draft.sku.as_str())
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    let created = counts.imported > 0;
-    s.shop
-        .store()
-        .stock_unstocked(0, emporium_auth::now_ms())
-        .await?;
+    let (id, created) = s.catalog.upsert(&draft).await?;
+    s.shop.stock_new_products().await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -169,16 +156,11 @@ async fn put_product(
 }
 
 async fn set_archived(s: &AppState, id: Uuid, archived: bool) -> Result<StatusCode, ApiError> {
-    let changed = s
-        .catalog
-        .store()
-        .set_archived(id, archived, emporium_auth::now_ms())
-        .await?;
+    let changed = s.catalog.set_archived(id, archived).await?;
     // Unchanged is fine (already archived or on sale); unknown is a 404.
-    if !changed && s.shop.store().sellable(id).await?.is_none() {
+    if !changed && !s.shop.product_exists(id).await? {
         return Err(ApiError::not_found("product"));
     }
-    s.catalog.refresh_version().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

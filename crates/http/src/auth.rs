@@ -13,7 +13,7 @@ use axum::response::Response;
 use emporium_auth::TokenError;
 use emporium_domain::identity::{Principal, Role};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
 /// The caller's address: the TCP peer, or the last `X-Forwarded-For` hop
@@ -124,7 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "this needs an administrator account",
             ))
         }

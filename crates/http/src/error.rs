@@ -18,10 +18,160 @@ tokio::task_local! {
     pub static REQUEST_ID: String;
 }
 
+/// Every error code the API answers with: stable and machine-readable,
+/// the `error.code` of each error body. One closed list, so that a handler
+/// cannot invent a code and a client can rely on the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    BadRequest,
+    CartChanged,
+    CartEmpty,
+    CartFull,
+    Conflict,
+    EmailTaken,
+    Forbidden,
+    HeadersTooLarge,
+    IdempotencyKeyReused,
+    IllegalTransition,
+    Internal,
+    InvalidCredentials,
+    InvalidEvent,
+    InvalidRefreshToken,
+    InvalidSignature,
+    InvalidToken,
+    MethodNotAllowed,
+    NotFound,
+    OrderNotPayable,
+    OrderNotRefundable,
+    OrderTotalTooLarge,
+    OutOfStock,
+    PayloadTooLarge,
+    PaymentDeclined,
+    PaymentInProgress,
+    PaymentRefused,
+    PaymentsDisabled,
+    PriceChanged,
+    ProductUnavailable,
+    RateLimited,
+    RefreshTokenReused,
+    RefundExceedsPaid,
+    SearchTimeout,
+    StockAboveMaximum,
+    StockBelowReserved,
+    TooManyPaymentAttempts,
+    TooManyUnpaidOrders,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+    UriTooLong,
+    ValidationFailed,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 42] = [
+        ErrorCode::BadRequest,
+        ErrorCode::CartChanged,
+        ErrorCode::CartEmpty,
+        ErrorCode::CartFull,
+        ErrorCode::Conflict,
+        ErrorCode::EmailTaken,
+        ErrorCode::Forbidden,
+        ErrorCode::HeadersTooLarge,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::IllegalTransition,
+        ErrorCode::Internal,
+        ErrorCode::InvalidCredentials,
+        ErrorCode::InvalidEvent,
+        ErrorCode::InvalidRefreshToken,
+        ErrorCode::InvalidSignature,
+        ErrorCode::InvalidToken,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::NotFound,
+        ErrorCode::OrderNotPayable,
+        ErrorCode::OrderNotRefundable,
+        ErrorCode::OrderTotalTooLarge,
+        ErrorCode::OutOfStock,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::PaymentDeclined,
+        ErrorCode::PaymentInProgress,
+        ErrorCode::PaymentRefused,
+        ErrorCode::PaymentsDisabled,
+        ErrorCode::PriceChanged,
+        ErrorCode::ProductUnavailable,
+        ErrorCode::RateLimited,
+        ErrorCode::RefreshTokenReused,
+        ErrorCode::RefundExceedsPaid,
+        ErrorCode::SearchTimeout,
+        ErrorCode::StockAboveMaximum,
+        ErrorCode::StockBelowReserved,
+        ErrorCode::TooManyPaymentAttempts,
+        ErrorCode::TooManyUnpaidOrders,
+        ErrorCode::Unauthenticated,
+        ErrorCode::Unavailable,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::UriTooLong,
+        ErrorCode::ValidationFailed,
+    ];
+
+    /// The code as clients see it (`snake_case`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::CartChanged => "cart_changed",
+            ErrorCode::CartEmpty => "cart_empty",
+            ErrorCode::CartFull => "cart_full",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::IdempotencyKeyReused => "idempotency_key_reused",
+            ErrorCode::IllegalTransition => "illegal_transition",
+            ErrorCode::Internal => "internal",
+            ErrorCode::InvalidCredentials => "invalid_credentials",
+            ErrorCode::InvalidEvent => "invalid_event",
+            ErrorCode::InvalidRefreshToken => "invalid_refresh_token",
+            ErrorCode::InvalidSignature => "invalid_signature",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::OrderNotPayable => "order_not_payable",
+            ErrorCode::OrderNotRefundable => "order_not_refundable",
+            ErrorCode::OrderTotalTooLarge => "order_total_too_large",
+            ErrorCode::OutOfStock => "out_of_stock",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::PaymentDeclined => "payment_declined",
+            ErrorCode::PaymentInProgress => "payment_in_progress",
+            ErrorCode::PaymentRefused => "payment_refused",
+            ErrorCode::PaymentsDisabled => "payments_disabled",
+            ErrorCode::PriceChanged => "price_changed",
+            ErrorCode::ProductUnavailable => "product_unavailable",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RefreshTokenReused => "refresh_token_reused",
+            ErrorCode::RefundExceedsPaid => "refund_exceeds_paid",
+            ErrorCode::SearchTimeout => "search_timeout",
+            ErrorCode::StockAboveMaximum => "stock_above_maximum",
+            ErrorCode::StockBelowReserved => "stock_below_reserved",
+            ErrorCode::TooManyPaymentAttempts => "too_many_payment_attempts",
+            ErrorCode::TooManyUnpaidOrders => "too_many_unpaid_orders",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::ValidationFailed => "validation_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
     pub details: Vec<ValidationError>,
     /// Extra response headers (`Retry-After`, `WWW-Authenticate`).
@@ -54,7 +204,7 @@ pub struct ErrorDetail {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -80,14 +230,14 @@ impl ApiError {
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
         ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many requests; try again in {} s", secs.max(1)),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from(secs.max(1)))
     }
 
     /// A 401 for a missing or refused access token.
-    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn unauthenticated(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, code, message).with_header(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"emporium\""),
@@ -97,7 +247,7 @@ impl ApiError {
     fn validation(details: Vec<ValidationError>) -> ApiError {
         ApiError {
             status: StatusCode::BAD_REQUEST,
-            code: "validation_failed",
+            code: ErrorCode::ValidationFailed,
             message: details
                 .iter()
                 .map(ToString::to_string)
@@ -117,7 +267,7 @@ impl ApiError {
     pub fn not_found(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             format!("{what} not found"),
         )
     }
@@ -126,19 +276,22 @@ impl ApiError {
     /// body limits, unknown routes).
     pub fn for_status(status: StatusCode) -> ApiError {
         let (code, message) = match status {
-            StatusCode::NOT_FOUND => ("not_found", "no such route"),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                ("method_not_allowed", "method not allowed on this route")
+            StatusCode::NOT_FOUND => (ErrorCode::NotFound, "no such route"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                (ErrorCode::PayloadTooLarge, "request body is too large")
             }
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "request body is too large"),
             StatusCode::REQUEST_TIMEOUT
             | StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::GATEWAY_TIMEOUT => (
-                "unavailable",
+                ErrorCode::Unavailable,
                 "the shop is busy or degraded right now; please try again shortly",
             ),
-            s if s.is_server_error() => ("internal", "something went wrong on our side"),
-            _ => ("bad_request", "the request could not be processed"),
+            s if s.is_server_error() => (ErrorCode::Internal, "something went wrong on our side"),
+            _ => (ErrorCode::BadRequest, "the request could not be processed"),
         };
         ApiError::new(status, code, message)
     }
@@ -154,7 +307,7 @@ impl From<DomainError> for ApiError {
                 tracing::warn!("a search was stopped at its time limit (store.search_timeout_ms)");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "search_timeout",
+                    ErrorCode::SearchTimeout,
                     "this search took too long and was stopped; try again shortly, or narrow it (more words, a category, a price range)",
                 )
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("2"))
@@ -171,7 +324,9 @@ impl From<StoreError> for ApiError {
                 tracing::error!(%cause, "store unavailable");
                 ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
             }
-            StoreError::Conflict(cause) => ApiError::new(StatusCode::CONFLICT, "conflict", cause),
+            StoreError::Conflict(cause) => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, cause)
+            }
             StoreError::TimedOut(cause) => {
                 tracing::warn!(%cause, "a statement was stopped at its time limit");
                 ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
@@ -189,7 +344,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code,
+                code: self.code.as_str(),
                 message: self.message,
                 details: self.details,
                 context: self.context.map(|c| *c),
@@ -212,7 +367,7 @@ impl From<ShopError> for ApiError {
             ShopError::Validation(details) => ApiError::validation(details),
             ShopError::NotFound(what) => ApiError::not_found(what),
             ShopError::ProductUnavailable { product_id } => {
-                ApiError::new(StatusCode::CONFLICT, "product_unavailable", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::ProductUnavailable, message)
                     .with_context(json!({ "product_id": product_id }))
             }
             ShopError::OutOfStock {
@@ -221,33 +376,39 @@ impl From<ShopError> for ApiError {
                 available,
             } => ApiError::new(
                 StatusCode::CONFLICT,
-                "out_of_stock",
+                ErrorCode::OutOfStock,
                 format!("only {available} available; {requested} asked for"),
             )
             .with_context(
                 json!({ "product_id": product_id, "requested": requested, "available": available }),
             ),
-            ShopError::TooManyLines { max_lines } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_full", message)
-                    .with_context(json!({ "max_lines": max_lines }))
-            }
+            ShopError::TooManyLines { max_lines } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CartFull,
+                message,
+            )
+            .with_context(json!({ "max_lines": max_lines })),
             ShopError::PriceChanged(changes) => {
-                ApiError::new(StatusCode::CONFLICT, "price_changed", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::PriceChanged, message)
                     .with_context(json!({ "changes": changes }))
             }
-            ShopError::EmptyCart => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "cart_empty", message)
-            }
+            ShopError::EmptyCart => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CartEmpty,
+                message,
+            ),
             ShopError::TotalTooLarge { total, max } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "order_total_too_large",
+                ErrorCode::OrderTotalTooLarge,
                 message,
             )
             .with_context(json!({ "total": total, "max": max })),
-            ShopError::TooManyUnpaidOrders { max } => {
-                ApiError::new(StatusCode::CONFLICT, "too_many_unpaid_orders", message)
-                    .with_context(json!({ "max": max }))
-            }
+            ShopError::TooManyUnpaidOrders { max } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TooManyUnpaidOrders,
+                message,
+            )
+            .with_context(json!({ "max": max })),
             ShopError::StockBelowReserved {
                 field,
                 on_hand,
@@ -255,7 +416,7 @@ impl From<ShopError> for ApiError {
                 requested_on_hand,
             } => ApiError {
                 details: vec![ValidationError::new(field, message.clone())],
-                ..ApiError::new(StatusCode::CONFLICT, "stock_below_reserved", message)
+                ..ApiError::new(StatusCode::CONFLICT, ErrorCode::StockBelowReserved, message)
             }
             .with_context(json!({
                 "on_hand": on_hand,
@@ -269,40 +430,44 @@ impl From<ShopError> for ApiError {
                 max,
             } => ApiError {
                 details: vec![ValidationError::new(field, message.clone())],
-                ..ApiError::new(StatusCode::CONFLICT, "stock_above_maximum", message)
+                ..ApiError::new(StatusCode::CONFLICT, ErrorCode::StockAboveMaximum, message)
             }
             .with_context(json!({
                 "on_hand": on_hand,
                 "requested_on_hand": requested_on_hand,
                 "max_on_hand": max,
             })),
-            ShopError::CartChanged => ApiError::new(StatusCode::CONFLICT, "cart_changed", message),
+            ShopError::CartChanged => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::CartChanged, message)
+            }
             ShopError::KeyReused => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
+                ErrorCode::IdempotencyKeyReused,
                 message,
             ),
             ShopError::IllegalTransition { from, to } => {
-                ApiError::new(StatusCode::CONFLICT, "illegal_transition", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::IllegalTransition, message)
                     .with_context(json!({ "status": from, "requested": to }))
             }
             ShopError::PaymentInProgress => {
-                ApiError::new(StatusCode::CONFLICT, "payment_in_progress", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::PaymentInProgress, message)
             }
             ShopError::PaymentsDisabled => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "payments_disabled",
+                ErrorCode::PaymentsDisabled,
                 message,
             ),
             ShopError::NotPayable { status } => {
-                ApiError::new(StatusCode::CONFLICT, "order_not_payable", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::OrderNotPayable, message)
                     .with_context(json!({ "status": status }))
             }
             // A cap per order, not a rate: 409, as retrying later won't help.
-            ShopError::TooManyPaymentAttempts { max } => {
-                ApiError::new(StatusCode::CONFLICT, "too_many_payment_attempts", message)
-                    .with_context(json!({ "max": max }))
-            }
+            ShopError::TooManyPaymentAttempts { max } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::TooManyPaymentAttempts,
+                message,
+            )
+            .with_context(json!({ "max": max })),
             // The provider's reason goes to the logs and to staff, not to
             // the client: detailed codes help card testers sort cards.
             ShopError::PaymentDeclined { code, message } => {
@@ -313,19 +478,25 @@ impl From<ShopError> for ApiError {
                 } else {
                     "the card was declined; try another card"
                 };
-                ApiError::new(StatusCode::PAYMENT_REQUIRED, "payment_declined", message)
-                    .with_context(json!({ "decline_code": code }))
+                ApiError::new(
+                    StatusCode::PAYMENT_REQUIRED,
+                    ErrorCode::PaymentDeclined,
+                    message,
+                )
+                .with_context(json!({ "decline_code": code }))
             }
-            ShopError::PaymentRefused(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "payment_refused", message)
-            }
+            ShopError::PaymentRefused(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::PaymentRefused,
+                message,
+            ),
             ShopError::NotRefundable { status } => {
-                ApiError::new(StatusCode::CONFLICT, "order_not_refundable", message)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::OrderNotRefundable, message)
                     .with_context(json!({ "status": status }))
             }
             ShopError::RefundTooLarge { remaining } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "refund_exceeds_paid",
+                ErrorCode::RefundExceedsPaid,
                 message,
             )
             .with_context(json!({ "remaining": remaining })),
@@ -338,10 +509,10 @@ impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> ApiError {
         match e {
             TokenError::Missing => ApiError::unauthenticated(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "sign in first: send Authorization: Bearer <access token>",
             ),
-            e => ApiError::unauthenticated("invalid_token", e.to_string()),
+            e => ApiError::unauthenticated(ErrorCode::InvalidToken, e.to_string()),
         }
     }
 }
@@ -351,9 +522,11 @@ impl From<AuthError> for ApiError {
         let message = e.to_string();
         match e {
             AuthError::Validation(details) => ApiError::validation(details),
-            AuthError::EmailTaken => ApiError::new(StatusCode::CONFLICT, "email_taken", message),
+            AuthError::EmailTaken => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::EmailTaken, message)
+            }
             AuthError::InvalidCredentials => {
-                ApiError::unauthenticated("invalid_credentials", message)
+                ApiError::unauthenticated(ErrorCode::InvalidCredentials, message)
             }
             AuthError::WrongCurrentPassword => ApiError::validation(vec![ValidationError::new(
                 "current_password",
@@ -361,12 +534,12 @@ impl From<AuthError> for ApiError {
             )]),
             AuthError::Throttled { retry_after } => ApiError::too_many_requests(retry_after),
             AuthError::InvalidRefreshToken => {
-                ApiError::unauthenticated("invalid_refresh_token", message)
+                ApiError::unauthenticated(ErrorCode::InvalidRefreshToken, message)
             }
             AuthError::RefreshTokenReused => {
-                ApiError::unauthenticated("refresh_token_reused", message)
+                ApiError::unauthenticated(ErrorCode::RefreshTokenReused, message)
             }
-            AuthError::AccountGone => ApiError::unauthenticated("invalid_token", message),
+            AuthError::AccountGone => ApiError::unauthenticated(ErrorCode::InvalidToken, message),
             AuthError::Busy => ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
                 .with_header(header::RETRY_AFTER, HeaderValue::from_static("1")),
             AuthError::KeysUnavailable(cause) => {
@@ -378,6 +551,24 @@ impl From<AuthError> for ApiError {
                 tracing::error!(%cause, "internal error");
                 ApiError::for_status(StatusCode::INTERNAL_SERVER_ERROR)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn error_codes_are_distinct_snake_case_words() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(
+                !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s}"
+            );
         }
     }
 }

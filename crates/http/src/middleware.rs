@@ -11,7 +11,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{ApiError, REQUEST_ID};
+use crate::error::{ApiError, ErrorCode, REQUEST_ID};
 
 /// Makes the request id available to [`ApiError`] for the whole request.
 pub async fn scope_request_id(req: Request, next: Next) -> Response {
@@ -83,7 +83,7 @@ pub async fn check_request(
         let allow = HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         return ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "unknown method",
         )
         .with_header(header::ALLOW, allow)
@@ -93,7 +93,7 @@ pub async fn check_request(
     if uri_bytes > limits.max_uri_bytes {
         return ApiError::new(
             StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             format!("the URI is longer than {} bytes", limits.max_uri_bytes),
         )
         .into_response();
@@ -106,7 +106,7 @@ pub async fn check_request(
     if header_bytes > limits.max_header_bytes {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "headers_too_large",
+            ErrorCode::HeadersTooLarge,
             format!(
                 "the request's headers are larger than {} bytes",
                 limits.max_header_bytes

@@ -11,10 +11,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use emporium_domain::ports::{Cache, CatalogStore};
+use emporium_domain::ports::Cache;
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::AppState;
 
 /// The public configuration a browser or app needs; nothing secret.
@@ -108,7 +108,7 @@ async fn live() -> Json<serde_json::Value> {
 /// Ready when the store answers. A failing cache only degrades the shop
 /// (requests go to the store), so it is reported but does not fail readiness.
 async fn ready(State(s): State<AppState>) -> Response {
-    let store = s.catalog.store().ping().await;
+    let store = s.catalog.ping_store().await;
     let cache = s.catalog.cache().ping().await;
     let status = match (&store, &cache) {
         (Err(_), _) => "unavailable",
@@ -146,7 +146,7 @@ async fn metrics(State(s): State<MetricsState>, headers: HeaderMap) -> Response 
             .map(|(_, t)| t.trim());
         if !given.is_some_and(|t| token.matches(t)) {
             return ApiError::unauthenticated(
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "/metrics needs Authorization: Bearer <server.metrics_token>",
             )
             .into_response();

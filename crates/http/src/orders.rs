@@ -25,7 +25,7 @@ use emporium_domain::shop::ShopError;
 
 use crate::auth::{AuthUser, Authentication, ClientIp};
 use crate::cart::Cart;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
 
@@ -331,7 +331,7 @@ async fn checkout(
     crate::limits::count_checkout(&s, ip, user)
         .await
         .inspect_err(|e| {
-            metrics::counter!("checkouts_total", "outcome" => e.code).increment(1);
+            metrics::counter!("checkouts_total", "outcome" => e.code.as_str()).increment(1);
         })?;
     let canonical = serde_json::to_string(&body)
         .map_err(|_| ApiError::bad_request("body", "cannot be read"))?;
@@ -346,7 +346,7 @@ async fn checkout(
     };
     let placed = s.shop.checkout(&who, req).await.map_err(|e| {
         let e = ApiError::from(e);
-        metrics::counter!("checkouts_total", "outcome" => e.code).increment(1);
+        metrics::counter!("checkouts_total", "outcome" => e.code.as_str()).increment(1);
         e
     })?;
     let outcome = if placed.replayed {
@@ -614,13 +614,13 @@ async fn pay_order(
             tracing::info!(%provider_message, order = %id, "the payment provider refused the payment");
             Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "payment_refused",
+                ErrorCode::PaymentRefused,
                 "the payment provider refused the card token (unknown, expired or used); enter the card again",
             ))
         }
         Err(e) => {
             let e = ApiError::from(e);
-            record(e.code);
+            record(e.code.as_str());
             Err(e)
         }
     }

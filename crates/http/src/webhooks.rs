@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::AppState;
 
 /// How webhooks are checked.
@@ -72,7 +72,7 @@ async fn payment_webhook(
     let Some(settings) = s.webhooks.as_deref() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "payments_disabled",
+            ErrorCode::PaymentsDisabled,
             "payments are not configured",
         ));
     };
@@ -88,14 +88,14 @@ async fn payment_webhook(
         tracing::warn!(error = %e, "payment webhook refused");
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_signature",
+            ErrorCode::InvalidSignature,
             e.to_string(),
         ));
     }
     let event = parse_event(&body).ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_event",
+            ErrorCode::InvalidEvent,
             "the body is not a provider event",
         )
     })?;

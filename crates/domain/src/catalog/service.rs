@@ -312,6 +312,37 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             .ok_or(DomainError::NotFound { what: "product" })
     }
 
+    /// Creates or replaces one product, found by its SKU, and makes the
+    /// change visible to searches at once: its id, and whether it is new.
+    pub async fn upsert(&self, draft: &ProductDraft) -> Result<(Uuid, bool), DomainError> {
+        let counts = self.import(std::slice::from_ref(draft), &|_| {}).await?;
+        let id = self
+            .store
+            .product_id_by_sku(draft.sku.as_str())
+            .await?
+            .ok_or(DomainError::NotFound { what: "product" })?;
+        Ok((id, counts.imported > 0))
+    }
+
+    /// Archives a product (out of search, carts and checkout) or puts it
+    /// back on sale, visible to searches at once; false if nothing changed
+    /// (already so, or no such product).
+    pub async fn set_archived(&self, id: Uuid, archived: bool) -> Result<bool, DomainError> {
+        let changed = self
+            .store
+            .set_archived(id, archived, crate::shop::now_ms())
+            .await?;
+        if changed {
+            self.refresh_version().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ping_store(&self) -> Result<(), StoreError> {
+        self.store.ping().await
+    }
+
     /// Imports products and makes the change visible to searches at once.
     pub async fn import(
         &self,

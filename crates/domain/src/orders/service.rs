@@ -453,6 +453,17 @@ impl<S: CommerceStore> Shop<S> {
         }
     }
 
+    /// Whether a product exists, archived or not.
+    pub async fn product_exists(&self, product_id: Uuid) -> Result<bool, ShopError> {
+        Ok(self.store.sellable(product_id).await?.is_some())
+    }
+
+    /// Gives products that have no stock record yet one with nothing on
+    /// hand (products just created by staff); returns how many.
+    pub async fn stock_new_products(&self) -> Result<u64, ShopError> {
+        Ok(self.store.stock_unstocked(0, now_ms()).await?)
+    }
+
     pub async fn stock(
         &self,
         product_id: Uuid,
