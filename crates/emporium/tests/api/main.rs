@@ -17,6 +17,7 @@ mod connections;
 mod edges;
 mod identity;
 mod ops;
+mod orders;
 mod payment_security;
 mod payments;
 mod pci;
