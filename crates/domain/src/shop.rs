@@ -24,9 +24,20 @@ pub struct ShopConfig {
     /// customer pays or cancels them before ordering more, so one account
     /// cannot hold stock with a pile of unpaid orders.
     pub max_unpaid_orders: u32,
-    /// SHA-256 (base64url) of a token: the adapters' hash, so the domain
-    /// stores and compares only hashes without doing cryptography itself.
-    pub hash_token: fn(&str) -> String,
+    /// Making and hashing tokens.
+    pub tokens: TokenCrypto,
+}
+
+/// The cryptography the shop relies on, supplied by an adapter (the auth
+/// crate, on `ring`): the domain decides which tokens exist and what is
+/// stored of them (only hashes), without doing cryptography itself.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenCrypto {
+    /// SHA-256 (base64url) of a token.
+    pub hash: fn(&str) -> String,
+    /// A new random token (256 bits, base64url); an error if the system's
+    /// random source fails.
+    pub new: fn() -> Result<String, String>,
 }
 
 /// Errors of the commerce service, each with its HTTP meaning.
@@ -153,6 +164,12 @@ impl<S: CommerceStore> Shop<S> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// A request body's fingerprint (its hash), to tell an idempotent
+    /// replay from a different request under the same key.
+    pub fn fingerprint(&self, canonical_body: &str) -> String {
+        (self.config.tokens.hash)(canonical_body)
     }
 
     pub fn config(&self) -> &ShopConfig {

@@ -16,7 +16,7 @@ use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
 use emporium_domain::payments::{PaymentPolicy, Payments};
 use emporium_domain::ports::{CatalogStore, CommerceStore};
-use emporium_domain::shop::{Shop, ShopConfig};
+use emporium_domain::shop::{Shop, ShopConfig, TokenCrypto};
 use emporium_http::limits::{ApiLimits, ShopLimits};
 use emporium_http::ops::{ClientConfig, PublicPayments};
 use emporium_http::webhooks::WebhookSettings;
@@ -219,7 +219,10 @@ pub fn shop_config(config: &Config) -> anyhow::Result<ShopConfig> {
         pricing: config.pricing(),
         payment_window: Duration::from_secs(config.shop.payment_window_secs),
         max_unpaid_orders: config.shop.max_unpaid_orders_per_user,
-        hash_token: emporium_auth::hash_token,
+        tokens: TokenCrypto {
+            hash: emporium_auth::hash_token,
+            new: || emporium_auth::random_token().map_err(|e| e.to_string()),
+        },
     })
 }
 

@@ -110,8 +110,7 @@ pub struct SetQuantity {
 )]
 async fn create_cart(State(s): State<AppState>, ip: ClientIp) -> Result<Response, ApiError> {
     crate::limits::count_guest_cart(&s, ip).await?;
-    let token = emporium_auth::random_token()?;
-    let cart = s.shop.create_guest_cart(&token).await?;
+    let (token, cart) = s.shop.create_guest_cart().await?;
     let secure = if s.secure_cookies { "; Secure" } else { "" };
     let cookie =
         format!("cart_token={token}; Path=/api; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}");

@@ -342,7 +342,7 @@ async fn checkout(
         shipping_method: body.shipping_method,
         email: body.email,
         idempotency_key: key,
-        request_hash: emporium_auth::hash_token(&canonical),
+        request_hash: s.shop.fingerprint(&canonical),
     };
     let placed = s.shop.checkout(&who, req).await.map_err(|e| {
         let e = ApiError::from(e);

@@ -57,15 +57,20 @@ pub struct CartView {
 impl<S: CommerceStore> Shop<S> {
     /// Creates a guest cart for the holder of `token` (made by the caller
     /// from a secure random source).
-    pub async fn create_guest_cart(&self, token: &str) -> Result<CartView, ShopError> {
+    /// A new guest cart and the token that opens it (only its hash is
+    /// stored).
+    pub async fn create_guest_cart(&self) -> Result<(String, CartView), ShopError> {
+        let token = (self.config.tokens.new)().map_err(|e| {
+            ShopError::Store(crate::StoreError::Internal(format!("random token: {e}")))
+        })?;
         let owner = CartOwner::Guest {
-            token_hash: (self.config.hash_token)(token),
+            token_hash: (self.config.tokens.hash)(&token),
         };
         let id = self
             .store
             .create_cart(Uuid::now_v7(), &owner, now_ms())
             .await?;
-        self.view(id).await
+        Ok((token, self.view(id).await?))
     }
 
     /// The id of the caller's cart: a guest's must exist (404 otherwise); a
@@ -109,7 +114,7 @@ impl<S: CommerceStore> Shop<S> {
             return Ok(None);
         }
         let owner = CartOwner::Guest {
-            token_hash: (self.config.hash_token)(token),
+            token_hash: (self.config.tokens.hash)(token),
         };
         Ok(self.store.find_cart(&owner).await?)
     }

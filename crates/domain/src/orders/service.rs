@@ -136,7 +136,7 @@ impl<S: CommerceStore> Shop<S> {
             (CartRef::User { user_id, .. }, _, _) => OrderOwner::User(*user_id),
             (CartRef::Guest(_), Some(email), Some(token)) => OrderOwner::Guest {
                 email: email.to_string(),
-                token_hash: (self.config.hash_token)(token),
+                token_hash: (self.config.tokens.hash)(token),
             },
             _ => return Err(ShopError::Validation(errors)),
         };
@@ -255,7 +255,7 @@ impl<S: CommerceStore> Shop<S> {
     /// A guest's order token: derived from their (secret) cart token and
     /// the order id, so only the cart's holder can know it.
     fn order_token(&self, cart_token: &str, order_id: Uuid) -> String {
-        (self.config.hash_token)(&format!("order-token:{cart_token}:{order_id}"))
+        (self.config.tokens.hash)(&format!("order-token:{cart_token}:{order_id}"))
     }
 
     /// An order the viewer may see; anyone else's is "not found".
@@ -271,7 +271,7 @@ impl<S: CommerceStore> Shop<S> {
             (OrderViewer::Guest(token), OrderOwner::Guest { token_hash, .. }) => {
                 !token.is_empty()
                     && token.len() <= 128
-                    && (self.config.hash_token)(token) == *token_hash
+                    && (self.config.tokens.hash)(token) == *token_hash
             }
             _ => false,
         };
