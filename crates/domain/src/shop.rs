@@ -26,6 +26,9 @@ pub struct ShopConfig {
     pub max_unpaid_orders: u32,
     /// Making and hashing tokens.
     pub tokens: TokenCrypto,
+    /// What time it is ([`SystemClock`](crate::clock::SystemClock) but in
+    /// tests).
+    pub clock: std::sync::Arc<dyn crate::clock::Clock>,
 }
 
 /// The cryptography the shop relies on, supplied by an adapter (the auth
@@ -166,6 +169,11 @@ impl<S: CommerceStore> Shop<S> {
         &self.store
     }
 
+    /// What time it is, by the configured clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
     /// A request body's fingerprint (its hash), to tell an idempotent
     /// replay from a different request under the same key.
     pub fn fingerprint(&self, canonical_body: &str) -> String {
@@ -175,11 +183,4 @@ impl<S: CommerceStore> Shop<S> {
     pub fn config(&self) -> &ShopConfig {
         &self.config
     }
-}
-
-/// Now, in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -223,6 +223,7 @@ pub fn shop_config(config: &Config) -> anyhow::Result<ShopConfig> {
             hash: emporium_auth::hash_token,
             new: || emporium_auth::random_token().map_err(|e| e.to_string()),
         },
+        clock: Arc::new(emporium_domain::clock::SystemClock),
     })
 }
 

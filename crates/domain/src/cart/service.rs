@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{AddOutcome, CartLineRecord, CartOwner};
 use crate::orders::{line_total, Totals};
 use crate::ports::CommerceStore;
-use crate::shop::{now_ms, Shop, ShopError};
+use crate::shop::{Shop, ShopError};
 
 /// Whose cart a request is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +68,7 @@ impl<S: CommerceStore> Shop<S> {
         };
         let id = self
             .store
-            .create_cart(Uuid::now_v7(), &owner, now_ms())
+            .create_cart(Uuid::now_v7(), &owner, self.now())
             .await?;
         Ok((token, self.view(id).await?))
     }
@@ -92,14 +92,14 @@ impl<S: CommerceStore> Shop<S> {
                     Some(id) => id,
                     None => {
                         self.store
-                            .create_cart(Uuid::now_v7(), &owner, now_ms())
+                            .create_cart(Uuid::now_v7(), &owner, self.now())
                             .await?
                     }
                 };
                 if let Some(token) = guest_token {
                     if let Some(guest) = self.guest_cart(token).await? {
                         self.store
-                            .merge_carts(guest, id, self.config.limits, now_ms())
+                            .merge_carts(guest, id, self.config.limits, self.now())
                             .await?;
                         self.cap_to_stock(id).await?;
                     }
@@ -124,7 +124,7 @@ impl<S: CommerceStore> Shop<S> {
         for line in self.store.cart_lines(cart_id).await? {
             if line.quantity > line.available {
                 self.store
-                    .set_cart_line(cart_id, line.product_id, line.available, now_ms())
+                    .set_cart_line(cart_id, line.product_id, line.available, self.now())
                     .await?;
             }
         }
@@ -187,7 +187,7 @@ impl<S: CommerceStore> Shop<S> {
                 quantity,
                 product.price,
                 self.config.limits,
-                now_ms(),
+                self.now(),
             )
             .await?;
         if outcome == AddOutcome::TooManyLines {
@@ -226,7 +226,7 @@ impl<S: CommerceStore> Shop<S> {
         }
         if !self
             .store
-            .set_cart_line(id, product_id, quantity, now_ms())
+            .set_cart_line(id, product_id, quantity, self.now())
             .await?
         {
             return Err(ShopError::NotFound("cart line"));
@@ -242,7 +242,7 @@ impl<S: CommerceStore> Shop<S> {
         let id = self.cart_id(who).await?;
         if !self
             .store
-            .set_cart_line(id, product_id, 0, now_ms())
+            .set_cart_line(id, product_id, 0, self.now())
             .await?
         {
             return Err(ShopError::NotFound("cart line"));

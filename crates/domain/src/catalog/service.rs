@@ -21,6 +21,7 @@ use super::search::{
 };
 use super::spelling::best_correction;
 use super::tree::CategoryIndex;
+use crate::clock::{Clock, SystemClock};
 use crate::ports::{Cache, CatalogStore};
 use crate::{DomainError, StoreError, ValidationError};
 
@@ -33,6 +34,7 @@ pub struct CatalogService<S, C> {
     ttl: Duration,
     version: AtomicI64,
     categories: RwLock<Arc<CategoryIndex>>,
+    clock: Arc<dyn Clock>,
 }
 
 fn internal(e: serde_json::Error) -> DomainError {
@@ -49,7 +51,14 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             ttl,
             version: AtomicI64::new(-1),
             categories: RwLock::new(Arc::new(CategoryIndex::default())),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same service on another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn store(&self) -> &S {
@@ -330,7 +339,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
     pub async fn set_archived(&self, id: Uuid, archived: bool) -> Result<bool, DomainError> {
         let changed = self
             .store
-            .set_archived(id, archived, crate::shop::now_ms())
+            .set_archived(id, archived, self.clock.now_ms())
             .await?;
         if changed {
             self.refresh_version().await?;

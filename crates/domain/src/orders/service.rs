@@ -13,7 +13,7 @@ use crate::cart::CartRef;
 use crate::identity::Email;
 use crate::inventory::{StockChange, StockChangeOutcome, StockLevel, StockMovement, MAX_ON_HAND};
 use crate::ports::CommerceStore;
-use crate::shop::{now_ms, Shop, ShopError};
+use crate::shop::{Shop, ShopError};
 use crate::ValidationError;
 
 /// What the customer sends to check out.
@@ -127,7 +127,7 @@ impl<S: CommerceStore> Shop<S> {
             self.check_unpaid_orders(*user_id).await?;
         }
         let id = Uuid::now_v7();
-        let now = now_ms();
+        let now = self.now();
         let order_token = match who {
             CartRef::Guest(token) => Some(self.order_token(token, id)),
             CartRef::User { .. } => None,
@@ -359,7 +359,7 @@ impl<S: CommerceStore> Shop<S> {
         }
         match self
             .store
-            .transition_order(order.id, order.status, to, actor, reason, now_ms())
+            .transition_order(order.id, order.status, to, actor, reason, self.now())
             .await?
         {
             TransitionOutcome::Done(o) => Ok(*o),
@@ -376,7 +376,7 @@ impl<S: CommerceStore> Shop<S> {
     /// each cancellation is a conditional update.
     pub async fn expire_unpaid(&self) -> Result<usize, ShopError> {
         let mut cancelled = 0;
-        for id in self.store.expired_orders(now_ms(), 500).await? {
+        for id in self.store.expired_orders(self.now(), 500).await? {
             let done = self
                 .store
                 .transition_order(
@@ -385,7 +385,7 @@ impl<S: CommerceStore> Shop<S> {
                     OrderStatus::Cancelled,
                     "system",
                     Some("payment window expired"),
-                    now_ms(),
+                    self.now(),
                 )
                 .await?;
             if matches!(done, TransitionOutcome::Done(_)) {
@@ -426,7 +426,7 @@ impl<S: CommerceStore> Shop<S> {
         }
         match self
             .store
-            .change_stock(product_id, change, reason, actor, now_ms())
+            .change_stock(product_id, change, reason, actor, self.now())
             .await?
         {
             StockChangeOutcome::Changed(level) => Ok(level),
@@ -461,7 +461,7 @@ impl<S: CommerceStore> Shop<S> {
     /// Gives products that have no stock record yet one with nothing on
     /// hand (products just created by staff); returns how many.
     pub async fn stock_new_products(&self) -> Result<u64, ShopError> {
-        Ok(self.store.stock_unstocked(0, now_ms()).await?)
+        Ok(self.store.stock_unstocked(0, self.now()).await?)
     }
 
     pub async fn stock(

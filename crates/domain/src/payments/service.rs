@@ -24,7 +24,7 @@ use super::{
 };
 use crate::orders::{Order, OrderStatus, OrderViewer};
 use crate::ports::{CommerceStore, PaymentStore};
-use crate::shop::{now_ms, Shop, ShopError};
+use crate::shop::{Shop, ShopError};
 use crate::{Currency, ValidationError};
 
 /// How patient the shop is with payments.
@@ -186,7 +186,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
             });
         }
         let id = Uuid::now_v7();
-        let now = now_ms();
+        let now = self.now();
         let new = NewPayment {
             id,
             order_id,
@@ -267,7 +267,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         job: &PaymentJob,
     ) -> Result<(Settlement, bool), ShopError> {
         let policy = &payments.policy;
-        let now = now_ms();
+        let now = self.now();
         let settlement = if now.saturating_sub(job.created_at) > ms(policy.give_up_after) {
             Settlement::Failed {
                 message: "the payment provider could not be reached in time; try again".into(),
@@ -309,18 +309,18 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                 }
                 Ok(ChargeOutcome::Processing { .. }) => Settlement::Retry {
                     error: "the payment provider is processing the payment".into(),
-                    next_attempt_at: now_ms().saturating_add(backoff(policy, job.attempts)),
+                    next_attempt_at: self.now().saturating_add(backoff(policy, job.attempts)),
                 },
                 Err(ProviderError::Rejected(message)) => Settlement::Failed { message },
                 Err(ProviderError::Unavailable(error)) => Settlement::Retry {
                     error,
-                    next_attempt_at: now_ms().saturating_add(backoff(policy, job.attempts)),
+                    next_attempt_at: self.now().saturating_add(backoff(policy, job.attempts)),
                 },
             }
         };
         let settled = self
             .store
-            .settle_payment(job.id, &settlement, ms(policy.decline_grace), now_ms())
+            .settle_payment(job.id, &settlement, ms(policy.decline_grace), self.now())
             .await?;
         Ok((settlement, settled.is_some_and(|s| s.orphaned)))
     }
@@ -339,7 +339,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
     pub async fn drain_payments(&self) -> Result<DrainReport, ShopError> {
         let payments = self.payments()?;
         let policy = &payments.policy;
-        let now = now_ms();
+        let now = self.now();
         let jobs = self
             .store
             .claim_payments(now, now.saturating_add(ms(policy.lease)), policy.batch)
@@ -470,17 +470,23 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                             event_id: event_id.to_owned(),
                             reason: reason.to_owned(),
                             detail,
-                            at: now_ms(),
+                            at: self.now(),
                         };
                         self.store.record_anomaly(&anomaly).await?;
                         done.anomaly = Some(anomaly);
-                        done.duplicate = !self.store.record_event(event_id, kind, now_ms()).await?;
+                        done.duplicate =
+                            !self.store.record_event(event_id, kind, self.now()).await?;
                         return Ok(done);
                     }
                 }
                 if let Some(s) = self
                     .store
-                    .settle_payment(payment.id, &settlement, ms(policy.decline_grace), now_ms())
+                    .settle_payment(
+                        payment.id,
+                        &settlement,
+                        ms(policy.decline_grace),
+                        self.now(),
+                    )
                     .await?
                 {
                     done.changed = s.changed;
@@ -490,7 +496,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                 }
             }
         }
-        done.duplicate = !self.store.record_event(event_id, kind, now_ms()).await?;
+        done.duplicate = !self.store.record_event(event_id, kind, self.now()).await?;
         Ok(done)
     }
 
@@ -515,7 +521,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
             return Err(ValidationError::new("reason", "must be at most 500 characters").into());
         }
         let id = Uuid::now_v7();
-        let now = now_ms();
+        let now = self.now();
         let new = NewRefund {
             id,
             order_id,
@@ -560,7 +566,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
         job: &RefundJob,
     ) -> Result<RefundSettlement, ShopError> {
         let policy = &payments.policy;
-        let age = now_ms().saturating_sub(job.created_at);
+        let age = self.now().saturating_sub(job.created_at);
         if age > ms(policy.give_up_after) {
             // Past the provider's idempotency window a retry could refund
             // twice: stop, and let staff look (the provider caps refunds at
@@ -569,7 +575,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
                 message: "the payment provider could not be reached in time; check the refund at the provider before trying again".into(),
             };
             self.store
-                .settle_refund(job.id, &settlement, now_ms())
+                .settle_refund(job.id, &settlement, self.now())
                 .await?;
             return Ok(settlement);
         }
@@ -588,12 +594,13 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
             // queue's bounds (no attempt counter needed).
             Err(ProviderError::Unavailable(error)) => RefundSettlement::Retry {
                 error,
-                next_attempt_at: now_ms()
+                next_attempt_at: self
+                    .now()
                     .saturating_add((age / 4).clamp(ms(policy.retry_base), ms(policy.retry_max))),
             },
         };
         self.store
-            .settle_refund(job.id, &settlement, now_ms())
+            .settle_refund(job.id, &settlement, self.now())
             .await?;
         Ok(settlement)
     }
@@ -602,7 +609,7 @@ impl<S: CommerceStore + PaymentStore> Shop<S> {
     /// how many were claimed.
     pub async fn drain_refunds(&self) -> Result<usize, ShopError> {
         let payments = self.payments()?;
-        let now = now_ms();
+        let now = self.now();
         let jobs = self
             .store
             .claim_refunds(

@@ -342,3 +342,57 @@ async fn staff_stock_changes_are_audited_and_guarded() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpaid_orders_expire_once_their_window_has_passed_on_the_clock() {
+    use std::sync::Arc;
+
+    use emporium::startup;
+    use emporium_domain::cart::CartRef;
+    use emporium_domain::clock::{Clock, ManualClock, SystemClock};
+    use emporium_domain::orders::CheckoutRequest;
+    use emporium_domain::shop::Shop;
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.admin_token().await;
+    let p = app.products("lamp", 1).await[0].0.clone();
+    // A shop on the same store whose clock the test moves: no sleeping
+    // through the payment window.
+    let clock = Arc::new(ManualClock::at(SystemClock.now_ms()));
+    let mut config = startup::shop_config(&app.config).unwrap();
+    config.clock = clock.clone();
+    let window = config.payment_window;
+    let shop = Shop::new(startup::open_store(&app.config).await.unwrap(), config);
+    let (token, _) = shop.create_guest_cart().await.unwrap();
+    let who = CartRef::Guest(token);
+    shop.add_to_cart(&who, p.parse().unwrap(), 2).await.unwrap();
+    let placed = shop
+        .checkout(
+            &who,
+            CheckoutRequest {
+                address: serde_json::from_value(address()).unwrap(),
+                shipping_method: "standard".into(),
+                email: Some("clock@example.com".into()),
+                idempotency_key: "clock-1".into(),
+                request_hash: shop.fingerprint("clock-1"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(stock(&app, &admin, &p).await["reserved"], 2);
+
+    clock.advance(window - std::time::Duration::from_secs(1));
+    assert_eq!(
+        shop.expire_unpaid().await.unwrap(),
+        0,
+        "still inside the window"
+    );
+    clock.advance(std::time::Duration::from_secs(2));
+    assert_eq!(shop.expire_unpaid().await.unwrap(), 1);
+    let order = app
+        .json_as(&format!("/api/orders/{}", placed.order.id), &admin)
+        .await;
+    assert_eq!(order["status"], "cancelled");
+    assert_eq!(order["history"][1]["actor"], "system");
+    assert_eq!(stock(&app, &admin, &p).await["reserved"], 0, "released");
+}
