@@ -381,6 +381,22 @@ impl TestApp {
         .await
     }
 
+    /// Tries to change the signed-in user's password: the response.
+    pub async fn change_password(
+        &self,
+        token: &str,
+        current: &str,
+        new: &str,
+    ) -> reqwest::Response {
+        self.client
+            .patch(self.url("/api/auth/me"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"current_password": current, "new_password": new}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Signs in and returns the response body, asserting 200.
     pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
         let res = self.try_login(email, password).await;

@@ -472,34 +472,19 @@ async fn a_signed_in_password_change_works_while_sign_in_is_locked() {
     assert_eq!(res.status(), 429, "sign-in is locked here");
     // The owner, already signed in, proves the current password and changes it.
     let res = app
-        .client
-        .patch(app.url("/api/auth/me"))
-        .bearer_auth(token)
-        .json(&json!({"current_password": PASSWORD, "new_password": "a brand new long secret"}))
-        .send()
-        .await
-        .unwrap();
+        .change_password(token, PASSWORD, "a brand new long secret")
+        .await;
     assert_eq!(res.status(), 200, "{:?}", res.text().await);
     // A wrong current password is still counted, on its own key.
     for _ in 0..5 {
         let res = app
-            .client
-            .patch(app.url("/api/auth/me"))
-            .bearer_auth(token)
-            .json(&json!({"current_password": "not the password", "new_password": "another long secret"}))
-            .send()
-            .await
-            .unwrap();
+            .change_password(token, "not the password", "another long secret")
+            .await;
         assert_eq!(res.status(), 400);
     }
     let res = app
-        .client
-        .patch(app.url("/api/auth/me"))
-        .bearer_auth(token)
-        .json(&json!({"current_password": "a brand new long secret", "new_password": "another long secret"}))
-        .send()
-        .await
-        .unwrap();
+        .change_password(token, "a brand new long secret", "another long secret")
+        .await;
     assert_eq!(
         res.status(),
         429,
