@@ -836,8 +836,14 @@ async fn a_shop_killed_with_payments_queued_drains_them_in_the_worker_role_after
             .json()
             .await
             .unwrap();
+        // Still in flight: queued, or `processing` if the killed shop's
+        // worker had claimed it for a retry when it died (its lease then
+        // runs out and the worker role takes it).
         assert_eq!(o["status"], "pending_payment", "{o}");
-        assert_eq!(o["payment_status"], "queued", "{o}");
+        assert!(
+            matches!(o["payment_status"].as_str(), Some("queued" | "processing")),
+            "{o}"
+        );
     }
     // …the worker role does.
     let _worker = ServerProcess::start("worker", dir.path(), &env);
