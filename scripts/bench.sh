@@ -2,7 +2,8 @@
 # Search benchmark across backends and catalog sizes, as reported in
 # docs/benchmarks.md. Builds the release binary, then for each backend
 # (sqlite, postgres) and size (23k demo, 100k, 1M):
-#   seeds a fresh store, starts `emporium serve`, and runs `emporium bench`
+#   seeds a fresh store, starts `emporium serve` (API rate limit off: the
+#   load comes from one address), and runs `emporium bench`
 #   (open loop 2,000/s over 1,000 connections; closed loop at 1, 64, 256;
 #   the same queries straight against the store), once with the cache on
 #   and once with it off (the server's own cost over the store's).
@@ -36,6 +37,7 @@ for backend in $backends; do
     for cache in memory none; do
       log="$out/$backend-$size-cache-$cache.txt"
       EMPORIUM_CACHE__BACKEND=$cache EMPORIUM_STORE__SEED_DEMO_WHEN_EMPTY=false RUST_LOG=warn \
+        EMPORIUM_LIMITS__API_ENABLED=false \
         "$bin" serve --addr 127.0.0.1:$port --data-dir "$dir" > "$out/server.log" 2>&1 &
       pid=$!
       for _ in $(seq 1 100); do curl -sf "127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.2; done

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use emporium_bench::Report;
 use emporium_domain::inventory::StockChange;
-use emporium_domain::ports::CommerceStore;
+use emporium_domain::ports::StockStore;
 use emporium_store::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;

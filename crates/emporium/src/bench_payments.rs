@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use emporium_bench::Report;
 use emporium_domain::inventory::StockChange;
-use emporium_domain::ports::{CommerceStore, PaymentStore};
+use emporium_domain::ports::{PaymentStore, StockStore};
 use emporium_paysim::harness::Client;
 use emporium_store::Store;
 use futures::StreamExt;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use emporium_auth::{KeyRing, RevocationFeed};
 use emporium_cache::Revocations;
-use emporium_domain::ports::{CommerceStore, IdentityStore};
+use emporium_domain::ports::{CartStore, IdentityStore};
 use emporium_http::{Catalog, ShopService};
 use emporium_store::Store;
 use tokio_util::sync::CancellationToken;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use emporium_domain::catalog::import::{read_catalog, ImportCounts, Rejection};
 use emporium_domain::catalog::synthetic;
-use emporium_domain::ports::CommerceStore;
+use emporium_domain::ports::StockStore;
 use emporium_domain::Currency;
 use emporium_http::Catalog;
 use indicatif::{ProgressBar, ProgressStyle};

@@ -15,7 +15,7 @@ use emporium_cache::{AnyCache, Limiter, MemoryCache, RedisCache, RedisLimiter, R
 use emporium_domain::catalog::CatalogService;
 use emporium_domain::identity::Rule;
 use emporium_domain::payments::{PaymentPolicy, Payments};
-use emporium_domain::ports::{CatalogStore, CommerceStore};
+use emporium_domain::ports::{CatalogStore, StockStore};
 use emporium_domain::shop::{Shop, ShopConfig, TokenCrypto};
 use emporium_http::limits::{ApiLimits, ShopLimits};
 use emporium_http::ops::{ClientConfig, PublicPayments};

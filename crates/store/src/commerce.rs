@@ -1,13 +1,12 @@
-//! The [`CommerceStore`](emporium_domain::ports::CommerceStore) port (carts,
-//! stock, checkout, orders), written once for both backends like
-//! `crate::identity`: [`commerce_store!`] expands, inside each adapter, to
-//! four private modules of SQL (`carts`, `checkout`, `orders`, `stock`,
-//! one macro per file under `commerce/`) and the trait impl that calls them.
-//! The statements are the same on SQLite and PostgreSQL but for a few
-//! dialect fragments passed as arguments: how a write transaction starts,
-//! `MIN`/`LEAST`, row locks (`FOR UPDATE`, empty on SQLite, whose
-//! `BEGIN IMMEDIATE` already excludes other writers), the JSON column type,
-//! and the lock that serialises checkouts of one idempotency key.
+//! What the commerce stores (carts, checkout, orders, stock, payments,
+//! refunds) share on both backends: the row shapes they read and the
+//! functions that turn rows into domain values. The SQL itself is in each
+//! adapter's modules (`sqlite::carts`, `postgres::carts`, …); the statements
+//! are the same on SQLite and PostgreSQL but for a few dialect fragments:
+//! how a write transaction starts, `MIN`/`LEAST`, row locks (`FOR UPDATE`,
+//! absent on SQLite, whose `BEGIN IMMEDIATE` already excludes other
+//! writers), the JSON column type, and the advisory lock that serialises
+//! checkouts of one idempotency key on PostgreSQL.
 //!
 //! Guarantees, on both backends:
 //! * every method that writes more than one row does so in one transaction;
@@ -29,13 +28,6 @@
 //! * times are the callers' (`now`, `created_at`), never the database's;
 //! * a row the domain cannot read (an unknown status, bad address JSON, a
 //!   negative quantity) is `StoreError::Internal`.
-
-pub(crate) mod carts;
-pub(crate) mod checkout;
-pub(crate) mod orders;
-pub(crate) mod payments;
-pub(crate) mod port;
-pub(crate) mod stock;
 
 use emporium_domain::cart::CartLineRecord;
 use emporium_domain::identity::UnixMillis;
@@ -104,7 +96,8 @@ pub(crate) type SummaryRow = (
 );
 /// `product_id, on_hand_before, on_hand_after, reason, actor, created_at`.
 pub(crate) type MovementRow = (Uuid, i64, i64, String, String, UnixMillis);
-/// [`PAYMENT_COLUMNS`].
+/// `id, order_id, status, amount, currency, provider_reference,
+/// decline_code, message, attempts, created_at, updated_at, orphaned`.
 pub(crate) type PaymentRow = (
     Uuid,
     Uuid,
@@ -119,7 +112,8 @@ pub(crate) type PaymentRow = (
     UnixMillis,
     bool,
 );
-/// [`REFUND_COLUMNS`].
+/// `id, order_id, payment_id, status, amount, provider_reference, reason,
+/// actor, created_at, updated_at`.
 pub(crate) type RefundRow = (
     Uuid,
     Uuid,
@@ -132,24 +126,6 @@ pub(crate) type RefundRow = (
     UnixMillis,
     UnixMillis,
 );
-
-/// Selects a [`PaymentRow`]; a `WHERE` follows (a macro, for `concat!`).
-macro_rules! payment_columns {
-    () => {
-        "SELECT id, order_id, status, amount, currency, provider_reference, decline_code, \
-         message, attempts, created_at, updated_at, orphaned FROM payments"
-    };
-}
-pub(crate) use payment_columns;
-
-/// Selects a [`RefundRow`]; a `WHERE` follows (a macro, for `concat!`).
-macro_rules! refund_columns {
-    () => {
-        "SELECT id, order_id, payment_id, status, amount, provider_reference, reason, actor, \
-         created_at, updated_at FROM refunds"
-    };
-}
-pub(crate) use refund_columns;
 
 pub(crate) fn payment(row: PaymentRow) -> Result<Payment, StoreError> {
     let (id, order_id, st, amount, currency, reference, code, message, attempts, created, updated) = (
@@ -389,46 +365,6 @@ pub(crate) fn cart_matches(cart: &[(Uuid, i64, i64)], lines: &[OrderLine]) -> bo
     wanted.sort_unstable();
     cart == wanted
 }
-
-/// Expands, in a module of an adapter whose store has a `pool` field, to
-/// `impl CommerceStore for $store` and the modules of SQL it calls.
-/// `begin` starts a write transaction; `least` and `greatest` are the
-/// two-argument minimum and maximum; `for_update` is appended to reads that
-/// must lock their rows, `skip_locked` to the queue's claim (so concurrent
-/// workers take different payments); `json` is
-/// the type of the address column; `key_lock` is an optional statement
-/// taking a transaction-scoped lock on `$1` (the idempotency scope and key).
-macro_rules! commerce_store {
-    (
-        $store:ty, $db:ty,
-        begin = $begin:literal,
-        least = $least:literal,
-        greatest = $greatest:literal,
-        for_update = $fu:literal,
-        skip_locked = $skip:literal,
-        json = $json:literal,
-        key_lock = $key_lock:expr $(,)?
-    ) => {
-        mod carts {
-            $crate::commerce::carts::cart_sql!($db, $begin, $least, $fu);
-        }
-        mod checkout {
-            $crate::commerce::checkout::checkout_sql!($db, $begin, $fu, $json, $key_lock);
-        }
-        mod orders {
-            $crate::commerce::orders::order_sql!($db, $begin);
-        }
-        mod stock {
-            $crate::commerce::stock::stock_sql!($db, $begin, $fu);
-        }
-        mod payments {
-            $crate::commerce::payments::payment_sql!($db, $begin, $fu, $greatest, $skip);
-        }
-        $crate::commerce::port::commerce_impl!($store);
-        $crate::commerce::port::payment_impl!($store);
-    };
-}
-pub(crate) use commerce_store;
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,7 @@ use super::{
     RefundRequest, RefundSettlement, RefundStart, Settlement, StartOutcome,
 };
 use crate::orders::{Order, OrderStatus, OrderViewer};
-use crate::ports::{CommerceStore, PaymentStore};
+use crate::ports::{CommerceStore, PaymentStore, RefundStore};
 use crate::shop::{Shop, ShopError};
 use crate::{Currency, ValidationError};
 
@@ -164,7 +164,7 @@ fn check_token(token: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-impl<S: CommerceStore + PaymentStore> Shop<S> {
+impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
     fn payments(&self) -> Result<&Payments, ShopError> {
         self.payments.as_ref().ok_or(ShopError::PaymentsDisabled)
     }

@@ -4,13 +4,19 @@
 //! transaction with `SET LOCAL statement_timeout`, so the server stops a
 //! costly one, and the limit ends with the transaction whatever happens.
 
-mod commerce;
+mod carts;
+mod catalog;
+mod checkout;
 mod identity;
 mod import;
+mod orders;
+mod payments;
+mod refunds;
+mod stock;
 
 use std::time::Duration;
 
-use emporium_domain::catalog::{ImportCounts, ProductDraft, StorePage, StoreSearch};
+use emporium_domain::catalog::{StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool, Postgres};
@@ -100,68 +106,5 @@ impl PgStore {
                 Err(e)
             }
         }
-    }
-
-    crate::reads::shared_reads!(Postgres, PATH_JSON, "p.attributes::text");
-
-    pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        // A word the index knows (once stemmed, as the index stores it) is
-        // not a typo: answer it alone, so the domain leaves it be.
-        let known: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM products WHERE search @@ to_tsquery('english', $1))",
-        )
-        .bind(format!("'{}'", word.replace('\'', "''")))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        if known {
-            return Ok(vec![(word.to_owned(), 1)]);
-        }
-        // `search_terms` (and the check above) still hold the words of
-        // archived products: that only affects spelling suggestions, never
-        // what a search returns.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT term, docs FROM search_terms WHERE term % $1 OR term = $1 \
-             ORDER BY similarity(term, $1) DESC, docs DESC LIMIT 30",
-        )
-        .bind(word)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(rows
-            .into_iter()
-            .map(|(t, d)| (t, u64::try_from(d).unwrap_or(0)))
-            .collect())
-    }
-
-    pub async fn brands_with_prefix(
-        &self,
-        prefix: &str,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        let pattern = format!(
-            "{}%",
-            prefix
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        sqlx::query_scalar(
-            "SELECT min(brand) FROM products WHERE brand_key LIKE $1 AND archived_at IS NULL \
-             GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT $2",
-        )
-        .bind(pattern)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)
-    }
-
-    pub async fn import(
-        &self,
-        drafts: &[ProductDraft],
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<ImportCounts, StoreError> {
-        import::run(&self.pool, drafts, progress).await
     }
 }

@@ -4,9 +4,15 @@
 //! progress handler ([`TimeLimit`]), which interrupts the statement running
 //! on that connection and nothing else.
 
-mod commerce;
+mod carts;
+mod catalog;
+mod checkout;
 mod identity;
 mod import;
+mod orders;
+mod payments;
+mod refunds;
+mod stock;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emporium_domain::catalog::spelling::Vocabulary;
-use emporium_domain::catalog::{ImportCounts, ProductDraft, StorePage, StoreSearch};
+use emporium_domain::catalog::{StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -165,75 +171,13 @@ impl SqliteStore {
         limit.lift(&mut conn).await;
         page
     }
-
-    crate::reads::shared_reads!(Sqlite, "c.path", "p.attributes");
-
-    pub async fn similar_terms(&self, word: &str) -> Result<Vec<(String, u64)>, StoreError> {
-        // A word the index knows (once stemmed, as the index stores it) is
-        // not a typo: answer it alone, so the domain leaves it be.
-        let known: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM products_fts WHERE products_fts MATCH ? LIMIT 1")
-                .bind(format!("\"{}\"", word.replace('"', "\"\"")))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db)?;
-        if known.is_some() {
-            return Ok(vec![(word.to_owned(), 1)]);
-        }
-        // The fts5vocab vocabulary (and the check above) still hold the
-        // words of archived products: that only affects spelling
-        // suggestions, never what a search returns.
-        let version = self.catalog_version().await?;
-        let mut guard = self.vocabulary.lock().await;
-        if guard.0 != version {
-            let rows: Vec<(String, i64)> = sqlx::query_as("SELECT term, doc FROM products_vocab")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-            let vocab = Vocabulary::new(
-                rows.into_iter()
-                    .map(|(t, d)| (t, u64::try_from(d).unwrap_or(0))),
-            );
-            *guard = (version, Arc::new(vocab));
-        }
-        let vocab = guard.1.clone();
-        drop(guard);
-        Ok(vocab.candidates(word))
-    }
-
-    pub async fn brands_with_prefix(
-        &self,
-        prefix: &str,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        // `brand_key >= p AND brand_key < p || U+10FFFF` is a prefix range the index can use.
-        let end = format!("{prefix}\u{10FFFF}");
-        sqlx::query_scalar(
-            "SELECT min(brand) FROM products WHERE brand_key >= ? AND brand_key < ? \
-             AND archived_at IS NULL \
-             GROUP BY brand_key ORDER BY count(*) DESC, brand_key LIMIT ?",
-        )
-        .bind(prefix)
-        .bind(end)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)
-    }
-
-    pub async fn import(
-        &self,
-        drafts: &[ProductDraft],
-        progress: &(dyn Fn(u64) + Send + Sync),
-    ) -> Result<ImportCounts, StoreError> {
-        import::run(&self.pool, drafts, progress).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
     use super::*;
+    use emporium_domain::ports::CatalogStore;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn processes_opening_a_new_file_at_once_both_succeed() {

@@ -18,7 +18,7 @@ use emporium_domain::inventory::{StockChange, StockChangeOutcome};
 use emporium_domain::orders::{
     Address, Idempotency, NewOrder, Order, OrderLine, OrderOwner, PlaceOutcome, Totals,
 };
-use emporium_domain::ports::{CatalogStore, CommerceStore, IdentityStore};
+use emporium_domain::ports::{CartStore, CatalogStore, CheckoutStore, IdentityStore, StockStore};
 use emporium_domain::{Currency, Money};
 use emporium_store::Store;
 use uuid::Uuid;

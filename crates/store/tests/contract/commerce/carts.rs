@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use emporium_domain::cart::{AddOutcome, CartLimits, CartOwner};
-use emporium_domain::ports::CommerceStore;
+use emporium_domain::ports::{CartStore, OrderStore};
 use emporium_domain::StoreError;
 use uuid::Uuid;
 

@@ -4,7 +4,7 @@
 
 use emporium_domain::catalog::ProductDraft;
 use emporium_domain::orders::{OrderEvent, OrderOwner, OrderStatus, PlaceOutcome, PriceChange};
-use emporium_domain::ports::{CatalogStore, CommerceStore};
+use emporium_domain::ports::{CartStore, CatalogStore, CheckoutStore, OrderStore, StockStore};
 use uuid::Uuid;
 
 use super::{

@@ -5,7 +5,7 @@ use emporium_domain::inventory::{StockChange, StockChangeOutcome, StockLevel, MA
 use emporium_domain::orders::{
     OrderEvent, OrderFilter, OrderOwner, OrderStatus, TransitionOutcome,
 };
-use emporium_domain::ports::CommerceStore;
+use emporium_domain::ports::{CheckoutStore, OrderStore, StockStore};
 use uuid::Uuid;
 
 use super::{

@@ -12,7 +12,7 @@ use emporium_domain::orders::{Order, OrderStatus, TransitionOutcome};
 use emporium_domain::payments::{
     NewPayment, Payment, PaymentStatus, Settled, Settlement, StartOutcome,
 };
-use emporium_domain::ports::{CommerceStore, PaymentStore};
+use emporium_domain::ports::{OrderStore, PaymentStore, StockStore};
 use uuid::Uuid;
 
 use super::{ordered, products, stock, Product, MINUTE, T0};

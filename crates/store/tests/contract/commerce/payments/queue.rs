@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use emporium_domain::orders::OrderStatus;
 use emporium_domain::payments::{PaymentJob, PaymentStatus, QueueStats, RefundStart};
-use emporium_domain::ports::PaymentStore;
+use emporium_domain::ports::{PaymentStore, RefundStore};
 use uuid::Uuid;
 
 use super::refunds::new_refund;

@@ -9,7 +9,7 @@ use emporium_domain::orders::{OrderEvent, OrderStatus, TransitionOutcome};
 use emporium_domain::payments::{
     NewRefund, Refund, RefundJob, RefundSettlement, RefundStart, RefundStatus,
 };
-use emporium_domain::ports::{CommerceStore, PaymentStore};
+use emporium_domain::ports::{OrderStore, RefundStore};
 use uuid::Uuid;
 
 use super::{order, paid_by_card, stocked, MINUTE, T0};

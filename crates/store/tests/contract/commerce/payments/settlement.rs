@@ -6,7 +6,7 @@
 
 use emporium_domain::orders::{OrderStatus, TransitionOutcome};
 use emporium_domain::payments::{PaymentStatus, Settled};
-use emporium_domain::ports::{CommerceStore, PaymentStore};
+use emporium_domain::ports::{OrderStore, PaymentStore, RefundStore};
 use uuid::Uuid;
 
 use super::{
