@@ -331,50 +331,6 @@ pub(crate) fn in_page_order(page: &[(i64, i64)], hits: Vec<SearchHit>) -> Vec<Se
         .collect()
 }
 
-/// Runs a search on `$pool` for backend `$db`: the one search statement,
-/// then the page's details by key (or only a page query when no facets are
-/// wanted). A macro rather than a generic function: the sqlx trait bounds a
-/// generic version needs would outweigh the ten lines it shares.
-macro_rules! run_search {
-    ($pool:expr, $q:expr, $db:ty, $dialect:expr, $path:expr) => {{
-        use $crate::error::db;
-        use $crate::rows::hit;
-        use $crate::sql;
-        let q: &emporium_domain::catalog::StoreSearch = $q;
-        if !q.facets {
-            let mut page = sql::page_query::<$db>(q, $dialect, $path);
-            let rows = page.build().fetch_all($pool).await.map_err(db)?;
-            let hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-            return Ok(emporium_domain::catalog::StorePage {
-                hits,
-                ..Default::default()
-            });
-        }
-        let row: sql::SearchRow = sql::search_query::<$db>(q, $dialect)
-            .build_query_as()
-            .fetch_one($pool)
-            .await
-            .map_err(db)?;
-        let (total, facets, page) = sql::read_search_row(row)?;
-        let mut hits = Vec::new();
-        if !page.is_empty() {
-            let keys: Vec<i64> = page.iter().map(|(k, _)| *k).collect();
-            let rows = sql::details_query::<$db>(&keys, $path)
-                .build()
-                .fetch_all($pool)
-                .await
-                .map_err(db)?;
-            hits = rows.iter().map(hit).collect::<Result<Vec<_>, _>>()?;
-        }
-        Ok(emporium_domain::catalog::StorePage {
-            hits: sql::in_page_order(&page, hits),
-            total,
-            facets,
-        })
-    }};
-}
-pub(crate) use run_search;
-
 fn price_band_case() -> String {
     let mut s = String::from("CASE");
     for (i, lo) in PRICE_BANDS.iter().enumerate().skip(1).rev() {

@@ -253,9 +253,12 @@ impl CartStore for PgStore {
 
 /// Adds to a line (a new one takes `$4` as its price and `$5` as
 /// its time), capping the quantity at `$6`; returns the quantity.
-const UPSERT: &str = "INSERT INTO cart_lines (cart_id, product_id, quantity, unit_price, added_at) \
-                      VALUES ($1, $2, LEAST($3, $6), $4, $5) \
-                      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = LEAST(cart_lines.quantity + excluded.quantity, $6) RETURNING quantity";
+const UPSERT: &str =
+    "INSERT INTO cart_lines (cart_id, product_id, quantity, unit_price, added_at) \
+     VALUES ($1, $2, LEAST($3, $6), $4, $5) \
+     ON CONFLICT (cart_id, product_id) \
+     DO UPDATE SET quantity = LEAST(cart_lines.quantity + excluded.quantity, $6) \
+     RETURNING quantity";
 
 /// Locks carts (in the order given; callers sort them) until the
 /// transaction ends. A missing cart is a conflict: its lines would

@@ -200,10 +200,13 @@ async fn insert(conn: &mut PgConnection, o: &NewOrder) -> Result<(), StoreError>
             (None, Some(email.as_str()), Some(token_hash.as_str()))
         }
     };
-    sqlx::query("INSERT INTO orders (id, user_id, guest_email, order_token_hash, status, \
+    sqlx::query(
+        "INSERT INTO orders (id, user_id, guest_email, order_token_hash, status, \
                  currency, subtotal, shipping, tax, total, shipping_method, shipping_address, \
                  created_at, updated_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, CAST($11 AS JSONB), $12, $12, $13)")
+                 VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7, $8, $9, $10, \
+                 CAST($11 AS JSONB), $12, $12, $13)",
+    )
     .bind(o.id)
     .bind(user_id)
     .bind(guest_email)

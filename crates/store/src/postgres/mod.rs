@@ -16,13 +16,11 @@ mod stock;
 
 use std::time::Duration;
 
-use emporium_domain::catalog::{StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool, Postgres};
+use sqlx::{Executor, PgPool};
 
 use crate::error::db;
-use crate::sql::Dialect;
 
 /// Path as JSON text, so that both backends read categories alike.
 const PATH_JSON: &str = "array_to_json(c.path)::text";
@@ -77,34 +75,5 @@ impl PgStore {
     pub fn with_search_timeout(mut self, limit: Duration) -> PgStore {
         self.search_timeout = limit;
         self
-    }
-
-    /// One search in a read-only transaction whose statements stop at
-    /// `search_timeout` (one round trip opens it and sets the limit). A
-    /// timed-out statement aborts the transaction; it is rolled back here
-    /// (or, if the search is dropped half-way, by sqlx when the connection
-    /// is next used), so the connection goes back to the pool clean.
-    pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        let ms = self.search_timeout.as_millis().max(1);
-        let mut tx = self
-            .pool
-            .begin_with(format!(
-                "BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}"
-            ))
-            .await
-            .map_err(db)?;
-        let page =
-            async { crate::sql::run_search!(&mut *tx, q, Postgres, Dialect::Postgres, PATH_JSON) }
-                .await;
-        match page {
-            Ok(page) => {
-                tx.commit().await.map_err(db)?;
-                Ok(page)
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
     }
 }

@@ -253,13 +253,17 @@ impl CartStore for SqliteStore {
 
 /// Adds to a line (a new one takes `$4` as its price and `$5` as
 /// its time), capping the quantity at `$6`; returns the quantity.
-const UPSERT: &str = "INSERT INTO cart_lines (cart_id, product_id, quantity, unit_price, added_at) \
-                      VALUES ($1, $2, MIN($3, $6), $4, $5) \
-                      ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = MIN(cart_lines.quantity + excluded.quantity, $6) RETURNING quantity";
+const UPSERT: &str =
+    "INSERT INTO cart_lines (cart_id, product_id, quantity, unit_price, added_at) \
+     VALUES ($1, $2, MIN($3, $6), $4, $5) \
+     ON CONFLICT (cart_id, product_id) \
+     DO UPDATE SET quantity = MIN(cart_lines.quantity + excluded.quantity, $6) \
+     RETURNING quantity";
 
-/// Locks carts (in the order given; callers sort them) until the
-/// transaction ends. A missing cart is a conflict: its lines would
-/// break the foreign key.
+/// Checks that the carts exist; the transaction's `BEGIN IMMEDIATE`
+/// already holds the database's write lock, so none can vanish before it
+/// ends. A missing cart is a conflict: its lines would break the foreign
+/// key.
 async fn lock_carts(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     for id in ids {
         let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM carts WHERE id = $1")

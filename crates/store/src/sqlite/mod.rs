@@ -21,16 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use emporium_domain::catalog::spelling::Vocabulary;
-use emporium_domain::catalog::{StorePage, StoreSearch};
 use emporium_domain::StoreError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::SqlitePool;
 use tokio::sync::Mutex;
 
 use crate::error::db;
-use crate::sql::Dialect;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -159,17 +157,6 @@ impl SqliteStore {
     pub fn with_search_timeout(mut self, limit: Duration) -> SqliteStore {
         self.search_timeout = limit;
         self
-    }
-
-    /// One search on one connection, stopped at `search_timeout`.
-    pub async fn search(&self, q: &StoreSearch) -> Result<StorePage, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        let limit = TimeLimit::set(&mut conn, self.search_timeout).await?;
-        let page =
-            async { crate::sql::run_search!(&mut *conn, q, Sqlite, Dialect::Sqlite, "c.path") }
-                .await;
-        limit.lift(&mut conn).await;
-        page
     }
 }
 

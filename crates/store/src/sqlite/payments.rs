@@ -27,6 +27,10 @@ use super::SqliteStore;
 use crate::commerce::PaymentRow;
 use crate::error::db;
 
+/// `id, order_id, amount, currency, payment_token, idempotency_key,
+/// attempts, created_at` of a claimed payment.
+type JobRow = (Uuid, Uuid, i64, String, String, String, i64, UnixMillis);
+
 impl PaymentStore for SqliteStore {
     async fn start_payment(&self, p: &NewPayment) -> Result<StartOutcome, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
@@ -184,28 +188,26 @@ impl PaymentStore for SqliteStore {
         lease_until: UnixMillis,
         limit: u32,
     ) -> Result<Vec<PaymentJob>, StoreError> {
-        let rows: Vec<(Uuid, Uuid, i64, String, String, String, i64, UnixMillis)> =
-            sqlx::query_as(concat!(
-                // The CTE is computed once: as a plain `IN (subquery)`,
-                // PostgreSQL may re-run the subquery per row and skip
-                // the rows it just updated, claiming past `LIMIT`.
-                "WITH due AS MATERIALIZED (SELECT id FROM payments \
-                 WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
-                 ORDER BY next_attempt_at LIMIT $3",
-                "",
-                ") UPDATE payments SET status = 'processing', next_attempt_at = $1, \
-                 attempts = attempts + 1, updated_at = $2 \
-                 WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
-                 AND id IN (SELECT id FROM due) \
-                 RETURNING id, order_id, amount, currency, payment_token, \
-                 idempotency_key, attempts, created_at"
-            ))
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        // The CTE is computed once: as a plain `IN (subquery)`, PostgreSQL
+        // may re-run the subquery per row and skip the rows it just updated,
+        // claiming past `LIMIT`.
+        let rows: Vec<JobRow> = sqlx::query_as(
+            "WITH due AS MATERIALIZED (SELECT id FROM payments \
+             WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
+             ORDER BY next_attempt_at LIMIT $3) \
+             UPDATE payments SET status = 'processing', next_attempt_at = $1, \
+             attempts = attempts + 1, updated_at = $2 \
+             WHERE status IN ('processing', 'queued') AND next_attempt_at <= $2 \
+             AND id IN (SELECT id FROM due) \
+             RETURNING id, order_id, amount, currency, payment_token, \
+             idempotency_key, attempts, created_at",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.into_iter()
             .map(
                 |(id, order_id, amount, currency, token, key, attempts, created_at)| {
@@ -437,7 +439,10 @@ async fn end(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    sqlx::query("UPDATE orders SET payment_in_flight = NULL, updated_at = $1, expires_at = MAX(expires_at, $2) WHERE id = $3 AND payment_in_flight = $4")
+    sqlx::query(
+        "UPDATE orders SET payment_in_flight = NULL, updated_at = $1, \
+         expires_at = MAX(expires_at, $2) WHERE id = $3 AND payment_in_flight = $4",
+    )
     .bind(now)
     .bind(now.saturating_add(grace_ms))
     .bind(order_id)

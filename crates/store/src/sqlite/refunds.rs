@@ -124,7 +124,8 @@ impl RefundStore for SqliteStore {
         let rows: Vec<(Uuid, Uuid, i64, Uuid, String, UnixMillis)> = sqlx::query_as(
             "WITH due AS MATERIALIZED (SELECT id FROM refunds \
              WHERE status = 'pending' AND next_attempt_at <= $2 \
-             ORDER BY next_attempt_at LIMIT $3) UPDATE refunds SET next_attempt_at = $1, updated_at = $2 \
+             ORDER BY next_attempt_at LIMIT $3) \
+             UPDATE refunds SET next_attempt_at = $1, updated_at = $2 \
              WHERE status = 'pending' AND next_attempt_at <= $2 \
              AND id IN (SELECT id FROM due) \
              RETURNING id, order_id, amount, payment_id, idempotency_key, created_at",
