@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use emporium_auth::{KeyRing, RevocationFeed};
 use emporium_cache::Revocations;
-use emporium_domain::ports::{CartStore, IdentityStore};
+use emporium_domain::ports::IdentityStore;
 use emporium_http::{Catalog, ShopService};
 use emporium_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -115,7 +115,7 @@ pub async fn expire_unpaid_orders(
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {
-                match shop.expire_unpaid().await {
+                match shop.orders().expire_unpaid().await {
                     Ok(0) => {}
                     Ok(n) => {
                         metrics::counter!("orders_expired_total").increment(u64::try_from(n).unwrap_or(u64::MAX));
@@ -135,16 +135,14 @@ const IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Deletes idle guest carts and expired Idempotency-Keys every hour.
 pub async fn purge_stale_commerce(shop: Arc<ShopService>, stop: CancellationToken) {
-    let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {
-                let now = emporium_auth::now_ms();
                 let purged = shop
-                    .store()
-                    .purge_stale(now.saturating_sub(ms(IDLE_GUEST_CART)), now.saturating_sub(ms(IDEMPOTENCY_KEY_LIFETIME)))
+                    .carts()
+                    .purge_stale(IDLE_GUEST_CART, IDEMPOTENCY_KEY_LIFETIME)
                     .await;
                 match purged {
                     Ok((0, 0)) => {}
@@ -164,7 +162,7 @@ pub async fn purge_stale_commerce(shop: Arc<ShopService>, stop: CancellationToke
 pub async fn drain_payment_queue(shop: Arc<ShopService>, every: Duration, stop: CancellationToken) {
     loop {
         let mut busy = false;
-        match shop.drain_payments().await {
+        match shop.payments().drain_payments().await {
             Ok(r) if r.claimed > 0 => {
                 busy = r.requeued < r.claimed;
                 metrics::counter!("payment_queue_attempts_total").increment(r.claimed as u64);
@@ -184,7 +182,7 @@ pub async fn drain_payment_queue(shop: Arc<ShopService>, every: Duration, stop: 
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "payment queue pass failed"),
         }
-        match shop.drain_refunds().await {
+        match shop.payments().drain_refunds().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(refunds = n, "retried pending refunds"),
             Err(e) => tracing::warn!(error = %e, "refund queue pass failed"),
@@ -232,7 +230,7 @@ pub async fn watch_payment_queue(
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let stats = match shop.payment_queue().await {
+        let stats = match shop.payments().payment_queue().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the payment queue");

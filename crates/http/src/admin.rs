@@ -139,7 +139,7 @@ async fn put_product(
     let draft = ProductDraft::from_record(record, s.shop.config().currency)
         .map_err(|reason| ApiError::bad_request("body", reason))?;
     let (id, created) = s.catalog.upsert(&draft).await?;
-    s.shop.stock_new_products().await?;
+    s.shop.inventory().stock_new_products().await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -158,7 +158,7 @@ async fn put_product(
 async fn set_archived(s: &AppState, id: Uuid, archived: bool) -> Result<StatusCode, ApiError> {
     let changed = s.catalog.set_archived(id, archived).await?;
     // Unchanged is fine (already archived or on sale); unknown is a 404.
-    if !changed && !s.shop.product_exists(id).await? {
+    if !changed && !s.shop.inventory().product_exists(id).await? {
         return Err(ApiError::not_found("product"));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -216,7 +216,7 @@ pub struct StockBody {
 }
 
 async fn stock_body(s: &AppState, id: Uuid) -> Result<Json<StockBody>, ApiError> {
-    let (level, movements) = s.shop.stock(id).await?;
+    let (level, movements) = s.shop.inventory().stock(id).await?;
     Ok(Json(StockBody {
         available: level.available(),
         level,
@@ -280,6 +280,7 @@ async fn set_stock(
     ApiJson(r): ApiJson<SetStock>,
 ) -> Result<Json<StockBody>, ApiError> {
     s.shop
+        .inventory()
         .change_stock(id, StockChange::Set(r.on_hand), &r.reason, &actor(&p))
         .await?;
     stock_body(&s, id).await
@@ -322,6 +323,7 @@ async fn adjust_stock(
     ApiJson(r): ApiJson<AdjustStock>,
 ) -> Result<Json<StockBody>, ApiError> {
     s.shop
+        .inventory()
         .change_stock(id, StockChange::Adjust(r.delta), &r.reason, &actor(&p))
         .await?;
     stock_body(&s, id).await
@@ -371,7 +373,10 @@ async fn list_orders(
         before: q.before,
         limit,
     };
-    Ok(Json(page(s.shop.list_orders(filter).await?, limit)))
+    Ok(Json(page(
+        s.shop.orders().list_orders(filter).await?,
+        limit,
+    )))
 }
 
 /// One order as staff see it: every recorded detail of its history,
@@ -398,8 +403,8 @@ async fn get_order(
         user_id: p.user_id,
         admin: true,
     };
-    let order = s.shop.order_for(&viewer, id).await?;
-    let anomalies = s.shop.payment_anomalies(id).await?;
+    let order = s.shop.orders().order_for(&viewer, id).await?;
+    let anomalies = s.shop.payments().payment_anomalies(id).await?;
     Ok(Json(staff_order_body(order, anomalies)?))
 }
 
@@ -423,6 +428,7 @@ async fn fulfil_order(
 ) -> Result<Json<OrderBody>, ApiError> {
     let order = s
         .shop
+        .orders()
         .advance(id, OrderStatus::Fulfilled, &actor(&p), None)
         .await?;
     Ok(Json(order_body(order, Audience::Staff)?))
@@ -465,6 +471,7 @@ async fn mark_paid(
     }
     let order = s
         .shop
+        .orders()
         .advance(id, OrderStatus::Paid, &actor(&p), Some(reason))
         .await?;
     Ok(Json(order_body(order, Audience::Staff)?))
@@ -514,7 +521,11 @@ async fn refund_order(
     ApiJson(r): ApiJson<RefundBody>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let done = s.shop.refund(id, r.amount, r.reason, &actor(&p)).await?;
+    let done = s
+        .shop
+        .payments()
+        .refund(id, r.amount, r.reason, &actor(&p))
+        .await?;
     let status = match done.refund.status {
         RefundStatus::Pending => StatusCode::ACCEPTED,
         _ => StatusCode::OK,

@@ -110,7 +110,7 @@ pub struct SetQuantity {
 )]
 async fn create_cart(State(s): State<AppState>, ip: ClientIp) -> Result<Response, ApiError> {
     crate::limits::count_guest_cart(&s, ip).await?;
-    let (token, cart) = s.shop.create_guest_cart().await?;
+    let (token, cart) = s.shop.carts().create_guest_cart().await?;
     let secure = if s.secure_cookies { "; Secure" } else { "" };
     let cookie =
         format!("cart_token={token}; Path=/api; HttpOnly; SameSite=Lax; Max-Age=2592000{secure}");
@@ -141,7 +141,7 @@ async fn create_cart(State(s): State<AppState>, ip: ClientIp) -> Result<Response
     )
 )]
 async fn get_cart(State(s): State<AppState>, Cart(who): Cart) -> Result<Json<CartView>, ApiError> {
-    Ok(Json(s.shop.cart(&who).await?))
+    Ok(Json(s.shop.carts().cart(&who).await?))
 }
 
 /// Empty the cart.
@@ -161,7 +161,7 @@ async fn clear_cart(
     State(s): State<AppState>,
     Cart(who): Cart,
 ) -> Result<Json<CartView>, ApiError> {
-    Ok(Json(s.shop.clear_cart(&who).await?))
+    Ok(Json(s.shop.carts().clear_cart(&who).await?))
 }
 
 /// Add a product. Quantities add up to at most `shop.max_quantity_per_line`
@@ -187,7 +187,10 @@ async fn add_item(
     ApiJson(r): ApiJson<AddItem>,
 ) -> Result<Json<CartView>, ApiError> {
     Ok(Json(
-        s.shop.add_to_cart(&who, r.product_id, r.quantity).await?,
+        s.shop
+            .carts()
+            .add_to_cart(&who, r.product_id, r.quantity)
+            .await?,
     ))
 }
 
@@ -216,7 +219,10 @@ async fn set_item(
     ApiJson(r): ApiJson<SetQuantity>,
 ) -> Result<Json<CartView>, ApiError> {
     Ok(Json(
-        s.shop.set_quantity(&who, product_id, r.quantity).await?,
+        s.shop
+            .carts()
+            .set_quantity(&who, product_id, r.quantity)
+            .await?,
     ))
 }
 
@@ -240,5 +246,7 @@ async fn remove_item(
     Cart(who): Cart,
     ApiPath(product_id): ApiPath<Uuid>,
 ) -> Result<Json<CartView>, ApiError> {
-    Ok(Json(s.shop.remove_from_cart(&who, product_id).await?))
+    Ok(Json(
+        s.shop.carts().remove_from_cart(&who, product_id).await?,
+    ))
 }

@@ -8,10 +8,15 @@ use std::time::Duration;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use emporium_auth::{AuthError, TokenError};
-use emporium_domain::shop::ShopError;
+use emporium_domain::cart::CartError;
+use emporium_domain::inventory::StockError;
+use emporium_domain::orders::{CheckoutError, OrderError};
+use emporium_domain::payments::PaymentError;
 use emporium_domain::{DomainError, StoreError, ValidationError};
 use serde::Serialize;
+use serde_json::json;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 tokio::task_local! {
     /// The current request's id, set by the request-id middleware.
@@ -359,57 +364,100 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<ShopError> for ApiError {
-    fn from(e: ShopError) -> ApiError {
-        use serde_json::json;
+// The domain's service errors, one `From` per service; variants that
+// several services share are mapped by the functions below them.
+
+impl From<CartError> for ApiError {
+    fn from(e: CartError) -> ApiError {
         let message = e.to_string();
         match e {
-            ShopError::Validation(details) => ApiError::validation(details),
-            ShopError::NotFound(what) => ApiError::not_found(what),
-            ShopError::ProductUnavailable { product_id } => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::ProductUnavailable, message)
-                    .with_context(json!({ "product_id": product_id }))
+            CartError::Validation(details) => ApiError::validation(details),
+            CartError::NotFound(what) => ApiError::not_found(what),
+            CartError::ProductUnavailable { product_id } => {
+                product_unavailable(product_id, message)
             }
-            ShopError::OutOfStock {
+            CartError::OutOfStock {
                 product_id,
                 requested,
                 available,
-            } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorCode::OutOfStock,
-                format!("only {available} available; {requested} asked for"),
-            )
-            .with_context(
-                json!({ "product_id": product_id, "requested": requested, "available": available }),
-            ),
-            ShopError::TooManyLines { max_lines } => ApiError::new(
+            } => out_of_stock(product_id, requested, available),
+            CartError::TooManyLines { max_lines } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::CartFull,
                 message,
             )
             .with_context(json!({ "max_lines": max_lines })),
-            ShopError::PriceChanged(changes) => {
+            CartError::TotalTooLarge { total, max } => total_too_large(total, max, message),
+            CartError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            CheckoutError::Validation(details) => ApiError::validation(details),
+            CheckoutError::NotFound(what) => ApiError::not_found(what),
+            CheckoutError::ProductUnavailable { product_id } => {
+                product_unavailable(product_id, message)
+            }
+            CheckoutError::OutOfStock {
+                product_id,
+                requested,
+                available,
+            } => out_of_stock(product_id, requested, available),
+            CheckoutError::PriceChanged(changes) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::PriceChanged, message)
                     .with_context(json!({ "changes": changes }))
             }
-            ShopError::EmptyCart => ApiError::new(
+            CheckoutError::EmptyCart => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::CartEmpty,
                 message,
             ),
-            ShopError::TotalTooLarge { total, max } => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::OrderTotalTooLarge,
-                message,
-            )
-            .with_context(json!({ "total": total, "max": max })),
-            ShopError::TooManyUnpaidOrders { max } => ApiError::new(
+            CheckoutError::TotalTooLarge { total, max } => total_too_large(total, max, message),
+            CheckoutError::TooManyUnpaidOrders { max } => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::TooManyUnpaidOrders,
                 message,
             )
             .with_context(json!({ "max": max })),
-            ShopError::StockBelowReserved {
+            CheckoutError::CartChanged => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::CartChanged, message)
+            }
+            CheckoutError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+                message,
+            ),
+            CheckoutError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<OrderError> for ApiError {
+    fn from(e: OrderError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            OrderError::NotFound(what) => ApiError::not_found(what),
+            OrderError::IllegalTransition { from, to } => {
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::IllegalTransition, message)
+                    .with_context(json!({ "status": from, "requested": to }))
+            }
+            OrderError::PaymentInProgress => payment_in_progress(message),
+            OrderError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StockError> for ApiError {
+    fn from(e: StockError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            StockError::Validation(details) => ApiError::validation(details),
+            StockError::NotFound(what) => ApiError::not_found(what),
+            StockError::StockBelowReserved {
                 field,
                 on_hand,
                 reserved,
@@ -423,7 +471,7 @@ impl From<ShopError> for ApiError {
                 "reserved": reserved,
                 "requested_on_hand": requested_on_hand,
             })),
-            ShopError::StockAboveMaximum {
+            StockError::StockAboveMaximum {
                 field,
                 on_hand,
                 requested_on_hand,
@@ -437,72 +485,100 @@ impl From<ShopError> for ApiError {
                 "requested_on_hand": requested_on_hand,
                 "max_on_hand": max,
             })),
-            ShopError::CartChanged => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::CartChanged, message)
-            }
-            ShopError::KeyReused => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::IdempotencyKeyReused,
-                message,
-            ),
-            ShopError::IllegalTransition { from, to } => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::IllegalTransition, message)
-                    .with_context(json!({ "status": from, "requested": to }))
-            }
-            ShopError::PaymentInProgress => {
-                ApiError::new(StatusCode::CONFLICT, ErrorCode::PaymentInProgress, message)
-            }
-            ShopError::PaymentsDisabled => ApiError::new(
+            StockError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PaymentError> for ApiError {
+    fn from(e: PaymentError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            PaymentError::Validation(details) => ApiError::validation(details),
+            PaymentError::NotFound(what) => ApiError::not_found(what),
+            PaymentError::PaymentInProgress => payment_in_progress(message),
+            PaymentError::PaymentsDisabled => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::PaymentsDisabled,
                 message,
             ),
-            ShopError::NotPayable { status } => {
+            PaymentError::NotPayable { status } => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::OrderNotPayable, message)
                     .with_context(json!({ "status": status }))
             }
             // A cap per order, not a rate: 409, as retrying later won't help.
-            ShopError::TooManyPaymentAttempts { max } => ApiError::new(
+            PaymentError::TooManyPaymentAttempts { max } => ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorCode::TooManyPaymentAttempts,
                 message,
             )
             .with_context(json!({ "max": max })),
-            // The provider's reason goes to the logs and to staff, not to
-            // the client: detailed codes help card testers sort cards.
-            ShopError::PaymentDeclined { code, message } => {
-                tracing::info!(decline_code = %code, provider_message = %message, "card declined");
-                let code = crate::orders::public_decline_code(&code);
-                let message = if code == "authentication_required" {
-                    "the card needs 3-D Secure authentication, which this shop does not support; try another card"
-                } else {
-                    "the card was declined; try another card"
-                };
-                ApiError::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    ErrorCode::PaymentDeclined,
-                    message,
-                )
-                .with_context(json!({ "decline_code": code }))
-            }
-            ShopError::PaymentRefused(_) => ApiError::new(
+            PaymentError::PaymentDeclined { code, message } => declined(&code, &message),
+            PaymentError::PaymentRefused(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::PaymentRefused,
                 message,
             ),
-            ShopError::NotRefundable { status } => {
+            PaymentError::NotRefundable { status } => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::OrderNotRefundable, message)
                     .with_context(json!({ "status": status }))
             }
-            ShopError::RefundTooLarge { remaining } => ApiError::new(
+            PaymentError::RefundTooLarge { remaining } => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::RefundExceedsPaid,
                 message,
             )
             .with_context(json!({ "remaining": remaining })),
-            ShopError::Store(e) => e.into(),
+            PaymentError::Store(e) => e.into(),
         }
     }
+}
+
+fn product_unavailable(product_id: Uuid, message: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, ErrorCode::ProductUnavailable, message)
+        .with_context(json!({ "product_id": product_id }))
+}
+
+fn out_of_stock(product_id: Uuid, requested: u32, available: u32) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::OutOfStock,
+        format!("only {available} available; {requested} asked for"),
+    )
+    .with_context(
+        json!({ "product_id": product_id, "requested": requested, "available": available }),
+    )
+}
+
+fn total_too_large(total: Option<i64>, max: i64, message: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::OrderTotalTooLarge,
+        message,
+    )
+    .with_context(json!({ "total": total, "max": max }))
+}
+
+fn payment_in_progress(message: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, ErrorCode::PaymentInProgress, message)
+}
+
+/// The provider's reason goes to the logs and to staff, not to the client:
+/// detailed codes help card testers sort cards.
+fn declined(code: &str, provider_message: &str) -> ApiError {
+    tracing::info!(decline_code = %code, provider_message = %provider_message, "card declined");
+    let code = crate::orders::public_decline_code(code);
+    let message = if code == "authentication_required" {
+        "the card needs 3-D Secure authentication, which this shop does not support; try another card"
+    } else {
+        "the card was declined; try another card"
+    };
+    ApiError::new(
+        StatusCode::PAYMENT_REQUIRED,
+        ErrorCode::PaymentDeclined,
+        message,
+    )
+    .with_context(json!({ "decline_code": code }))
 }
 
 impl From<TokenError> for ApiError {

@@ -43,7 +43,7 @@ async fn merge_guest_cart(s: &IdentityState, headers: &HeaderMap, user_id: Uuid)
         user_id,
         guest_token: Some(token),
     };
-    if let Err(e) = shop.cart_id(&who).await {
+    if let Err(e) = shop.carts().cart_id(&who).await {
         tracing::warn!(error = %e, "could not merge the guest cart on sign-in");
     }
 }

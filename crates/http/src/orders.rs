@@ -20,8 +20,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use emporium_domain::payments::{PayOutcome, Payment, PaymentAnomaly, PaymentStatus, Refund};
-use emporium_domain::shop::ShopError;
+use emporium_domain::orders::CheckoutError;
+use emporium_domain::payments::{
+    PayOutcome, Payment, PaymentAnomaly, PaymentError, PaymentStatus, Refund,
+};
 
 use crate::auth::{AuthUser, Authentication, ClientIp};
 use crate::cart::Cart;
@@ -182,14 +184,14 @@ pub(crate) fn order_body(o: Order, audience: Audience) -> Result<OrderBody, ApiE
         .into_iter()
         .map(|l| {
             Ok(OrderLineBody {
-                line_total: l.total().map_err(|_| ShopError::TotalTooLarge {
+                line_total: l.total().map_err(|_| CheckoutError::TotalTooLarge {
                     total: None,
                     max: emporium_domain::MAX_AMOUNT,
                 })?,
                 line: l,
             })
         })
-        .collect::<Result<Vec<_>, ShopError>>()?;
+        .collect::<Result<Vec<_>, CheckoutError>>()?;
     Ok(OrderBody {
         payment_status: o.payments.last().map(|p| p.status),
         paid_amount,
@@ -344,7 +346,7 @@ async fn checkout(
         idempotency_key: key,
         request_hash: s.shop.fingerprint(&canonical),
     };
-    let placed = s.shop.checkout(&who, req).await.map_err(|e| {
+    let placed = s.shop.checkout().checkout(&who, req).await.map_err(|e| {
         let e = ApiError::from(e);
         metrics::counter!("checkouts_total", "outcome" => e.code.as_str()).increment(1);
         e
@@ -448,7 +450,10 @@ async fn my_orders(
 ) -> Result<Json<OrderPage>, ApiError> {
     let limit = limit(q.limit)?;
     Ok(Json(page(
-        s.shop.orders_of(p.user_id, q.before, limit).await?,
+        s.shop
+            .orders()
+            .orders_of(p.user_id, q.before, limit)
+            .await?,
         limit,
     )))
 }
@@ -502,7 +507,7 @@ async fn get_order(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
     Ok(Json(order_body(
-        s.shop.order_for(&v, id).await?,
+        s.shop.orders().order_for(&v, id).await?,
         Audience::of(&v),
     )?))
 }
@@ -529,7 +534,7 @@ async fn cancel_order(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<OrderBody>, ApiError> {
     Ok(Json(order_body(
-        s.shop.cancel(&v, id).await?,
+        s.shop.orders().cancel(&v, id).await?,
         Audience::of(&v),
     )?))
 }
@@ -587,7 +592,7 @@ async fn pay_order(
     };
     crate::limits::count_payment(&s, ip, user).await?;
     let started = std::time::Instant::now();
-    let result = s.shop.pay(&v, id, &body.payment_token).await;
+    let result = s.shop.payments().pay(&v, id, &body.payment_token).await;
     let record = |outcome: &'static str| {
         metrics::counter!("payments_total", "outcome" => outcome).increment(1);
         metrics::histogram!("payment_duration_seconds", "outcome" => outcome)
@@ -609,7 +614,7 @@ async fn pay_order(
         }
         // A customer is told that the token was refused, not the
         // provider's words (they stay in the log and the staff view).
-        Err(ShopError::PaymentRefused(provider_message)) => {
+        Err(PaymentError::PaymentRefused(provider_message)) => {
             record("payment_refused");
             tracing::info!(%provider_message, order = %id, "the payment provider refused the payment");
             Err(ApiError::new(

@@ -104,6 +104,7 @@ async fn payment_webhook(
     }
     let done = s
         .shop
+        .payments()
         .reconcile(&event.id, &event.kind, event.event)
         .await?;
     let outcome = if done.duplicate {

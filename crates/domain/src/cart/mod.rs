@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::identity::UnixMillis;
 use crate::ValidationError;
 
-pub use service::{CartLineView, CartRef, CartView};
+pub use service::{CartError, CartLineView, CartRef, CartService, CartView};
 
 /// Limits on one cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

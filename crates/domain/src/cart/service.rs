@@ -2,12 +2,15 @@
 //! remove lines within the limits and the stock, merge a guest's cart into
 //! the user's on sign-in, and show the cart with server-computed totals.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::{AddOutcome, CartLineRecord, CartOwner};
 use crate::orders::{line_total, Totals};
-use crate::ports::CommerceStore;
-use crate::shop::{Shop, ShopError};
+use crate::ports::CartStore;
+use crate::shop::ShopConfig;
+use crate::{StoreError, ValidationError};
 
 /// Whose cart a request is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,14 +57,74 @@ pub struct CartView {
     pub totals: Totals,
 }
 
-impl<S: CommerceStore> Shop<S> {
+/// What can go wrong with a cart, each with its HTTP meaning.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CartError {
+    #[error("validation failed")]
+    Validation(Vec<ValidationError>),
+    /// 404: also for things that exist but are not the caller's, so ids
+    /// cannot be probed.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("this product is no longer sold")]
+    ProductUnavailable { product_id: Uuid },
+    #[error("not enough stock")]
+    OutOfStock {
+        product_id: Uuid,
+        requested: u32,
+        available: u32,
+    },
+    #[error("the cart already holds the most products it may")]
+    TooManyLines { max_lines: u32 },
+    /// The order's total (or a part of it) is above what one payment may
+    /// take ([`crate::MAX_AMOUNT`]); `total` is none when it does not even
+    /// fit in an `i64`.
+    #[error("the order's total is above the maximum of {max} minor units that one payment may take; order fewer units")]
+    TotalTooLarge { total: Option<i64>, max: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationError> for CartError {
+    fn from(e: ValidationError) -> Self {
+        CartError::Validation(vec![e])
+    }
+}
+
+/// Carts: finding or creating the caller's, changing lines within the
+/// limits and the stock, merging a guest's into the user's on sign-in.
+pub struct CartService<S> {
+    pub(crate) store: S,
+    pub(crate) config: Arc<ShopConfig>,
+}
+
+impl<S: Clone> Clone for CartService<S> {
+    fn clone(&self) -> Self {
+        CartService {
+            store: self.store.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S> CartService<S> {
+    pub(crate) fn new(store: S, config: Arc<ShopConfig>) -> CartService<S> {
+        CartService { store, config }
+    }
+
+    fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+}
+
+impl<S: CartStore> CartService<S> {
     /// Creates a guest cart for the holder of `token` (made by the caller
     /// from a secure random source).
     /// A new guest cart and the token that opens it (only its hash is
     /// stored).
-    pub async fn create_guest_cart(&self) -> Result<(String, CartView), ShopError> {
+    pub async fn create_guest_cart(&self) -> Result<(String, CartView), CartError> {
         let token = (self.config.tokens.new)().map_err(|e| {
-            ShopError::Store(crate::StoreError::Internal(format!("random token: {e}")))
+            CartError::Store(crate::StoreError::Internal(format!("random token: {e}")))
         })?;
         let owner = CartOwner::Guest {
             token_hash: (self.config.tokens.hash)(&token),
@@ -77,12 +140,12 @@ impl<S: CommerceStore> Shop<S> {
     /// user's is created on first use, and a guest cart sent along is
     /// merged into it (quantities added, capped by the line limit and the
     /// stock) and deleted.
-    pub async fn cart_id(&self, who: &CartRef) -> Result<Uuid, ShopError> {
+    pub async fn cart_id(&self, who: &CartRef) -> Result<Uuid, CartError> {
         match who {
             CartRef::Guest(token) => self
                 .guest_cart(token)
                 .await?
-                .ok_or(ShopError::NotFound("cart")),
+                .ok_or(CartError::NotFound("cart")),
             CartRef::User {
                 user_id,
                 guest_token,
@@ -109,7 +172,7 @@ impl<S: CommerceStore> Shop<S> {
         }
     }
 
-    async fn guest_cart(&self, token: &str) -> Result<Option<Uuid>, ShopError> {
+    async fn guest_cart(&self, token: &str) -> Result<Option<Uuid>, CartError> {
         if token.is_empty() || token.len() > 128 {
             return Ok(None);
         }
@@ -120,7 +183,7 @@ impl<S: CommerceStore> Shop<S> {
     }
 
     /// Lowers lines to the stock available (removing sold-out ones).
-    async fn cap_to_stock(&self, cart_id: Uuid) -> Result<(), ShopError> {
+    async fn cap_to_stock(&self, cart_id: Uuid) -> Result<(), CartError> {
         for line in self.store.cart_lines(cart_id).await? {
             if line.quantity > line.available {
                 self.store
@@ -131,7 +194,7 @@ impl<S: CommerceStore> Shop<S> {
         Ok(())
     }
 
-    pub async fn cart(&self, who: &CartRef) -> Result<CartView, ShopError> {
+    pub async fn cart(&self, who: &CartRef) -> Result<CartView, CartError> {
         let id = self.cart_id(who).await?;
         self.view(id).await
     }
@@ -142,17 +205,17 @@ impl<S: CommerceStore> Shop<S> {
         who: &CartRef,
         product_id: Uuid,
         quantity: i64,
-    ) -> Result<CartView, ShopError> {
+    ) -> Result<CartView, CartError> {
         let quantity = self.config.limits.quantity(quantity, 1)?;
         let product = self
             .store
             .sellable(product_id)
             .await?
-            .ok_or(ShopError::NotFound("product"))?;
+            .ok_or(CartError::NotFound("product"))?;
         // A price above what one payment may take can only be one stored
         // before prices were capped: such a product is not for sale.
         if product.archived || !(0..=crate::MAX_AMOUNT).contains(&product.price) {
-            return Err(ShopError::ProductUnavailable { product_id });
+            return Err(CartError::ProductUnavailable { product_id });
         }
         let id = self.cart_id(who).await?;
         let in_cart = self
@@ -164,7 +227,7 @@ impl<S: CommerceStore> Shop<S> {
             .map_or(0, |l| l.quantity);
         let wanted = in_cart.saturating_add(quantity);
         if wanted > self.config.limits.max_per_line {
-            return Err(ShopError::Validation(vec![crate::ValidationError::new(
+            return Err(CartError::Validation(vec![crate::ValidationError::new(
                 "quantity",
                 format!(
                     "the cart already holds {in_cart}; at most {} per line",
@@ -173,7 +236,7 @@ impl<S: CommerceStore> Shop<S> {
             )]));
         }
         if wanted > product.stock.available() {
-            return Err(ShopError::OutOfStock {
+            return Err(CartError::OutOfStock {
                 product_id,
                 requested: wanted,
                 available: product.stock.available(),
@@ -191,7 +254,7 @@ impl<S: CommerceStore> Shop<S> {
             )
             .await?;
         if outcome == AddOutcome::TooManyLines {
-            return Err(ShopError::TooManyLines {
+            return Err(CartError::TooManyLines {
                 max_lines: self.config.limits.max_lines,
             });
         }
@@ -204,7 +267,7 @@ impl<S: CommerceStore> Shop<S> {
         who: &CartRef,
         product_id: Uuid,
         quantity: i64,
-    ) -> Result<CartView, ShopError> {
+    ) -> Result<CartView, CartError> {
         let quantity = self.config.limits.quantity(quantity, 0)?;
         let id = self.cart_id(who).await?;
         let line = self
@@ -213,11 +276,11 @@ impl<S: CommerceStore> Shop<S> {
             .await?
             .into_iter()
             .find(|l| l.product_id == product_id)
-            .ok_or(ShopError::NotFound("cart line"))?;
+            .ok_or(CartError::NotFound("cart line"))?;
         if quantity > line.quantity {
             let available = line.available;
             if quantity > available {
-                return Err(ShopError::OutOfStock {
+                return Err(CartError::OutOfStock {
                     product_id,
                     requested: quantity,
                     available,
@@ -229,7 +292,7 @@ impl<S: CommerceStore> Shop<S> {
             .set_cart_line(id, product_id, quantity, self.now())
             .await?
         {
-            return Err(ShopError::NotFound("cart line"));
+            return Err(CartError::NotFound("cart line"));
         }
         self.view(id).await
     }
@@ -238,25 +301,39 @@ impl<S: CommerceStore> Shop<S> {
         &self,
         who: &CartRef,
         product_id: Uuid,
-    ) -> Result<CartView, ShopError> {
+    ) -> Result<CartView, CartError> {
         let id = self.cart_id(who).await?;
         if !self
             .store
             .set_cart_line(id, product_id, 0, self.now())
             .await?
         {
-            return Err(ShopError::NotFound("cart line"));
+            return Err(CartError::NotFound("cart line"));
         }
         self.view(id).await
     }
 
-    pub async fn clear_cart(&self, who: &CartRef) -> Result<CartView, ShopError> {
+    /// Deletes guest carts untouched for `idle` and Idempotency-Keys older
+    /// than `key_lifetime` (their orders stay); returns how many of each.
+    pub async fn purge_stale(
+        &self,
+        idle: std::time::Duration,
+        key_lifetime: std::time::Duration,
+    ) -> Result<(u64, u64), CartError> {
+        let now = self.now();
+        let ago = |d: std::time::Duration| {
+            now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        };
+        Ok(self.store.purge_stale(ago(idle), ago(key_lifetime)).await?)
+    }
+
+    pub async fn clear_cart(&self, who: &CartRef) -> Result<CartView, CartError> {
         let id = self.cart_id(who).await?;
         self.store.clear_cart(id).await?;
         self.view(id).await
     }
 
-    pub(crate) async fn view(&self, id: Uuid) -> Result<CartView, ShopError> {
+    pub(crate) async fn view(&self, id: Uuid) -> Result<CartView, CartError> {
         let lines = self.store.cart_lines(id).await?;
         self.view_of(id, &lines)
     }
@@ -268,9 +345,9 @@ impl<S: CommerceStore> Shop<S> {
         &self,
         id: Uuid,
         lines: &[CartLineRecord],
-    ) -> Result<CartView, ShopError> {
+    ) -> Result<CartView, CartError> {
         let pricing = &self.config.pricing;
-        let too_large = |_| ShopError::TotalTooLarge {
+        let too_large = |_| CartError::TotalTooLarge {
             total: None,
             max: crate::MAX_AMOUNT,
         };
@@ -297,7 +374,7 @@ impl<S: CommerceStore> Shop<S> {
                     unavailable: l.archived,
                 })
             })
-            .collect::<Result<Vec<_>, ShopError>>()?;
+            .collect::<Result<Vec<_>, CartError>>()?;
         Ok(CartView {
             id,
             currency: self.config.currency.to_string(),

@@ -6,7 +6,9 @@
 //! (`service`), and the provider's webhooks reconcile late answers.
 
 mod model;
+mod policy;
 mod provider;
+mod refunds;
 mod service;
 
 pub use model::{
@@ -14,7 +16,10 @@ pub use model::{
     QueueStats, Refund, RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled,
     Settlement, StartOutcome,
 };
+pub use policy::{PaymentPolicy, Payments};
 pub use provider::{
     BoxFuture, ChargeOutcome, ChargeRequest, PaymentProvider, ProviderError, RefundRequest,
 };
-pub use service::{DrainReport, PayOutcome, PaymentPolicy, Payments, Reconciled, RefundOutcome};
+pub use service::{
+    DrainReport, PayOutcome, PaymentError, PaymentService, Reconciled, RefundOutcome,
+};

@@ -311,7 +311,7 @@ pub enum RefundSettlement {
 pub enum ProviderEvent {
     /// A payment intent succeeded (perhaps after our request timed out).
     /// It settles a payment only if it is what was asked: see
-    /// [`Shop::reconcile`](crate::shop::Shop::reconcile).
+    /// [`PaymentService::reconcile`](crate::payments::PaymentService::reconcile).
     PaymentSucceeded {
         reference: String,
         payment_id: Option<Uuid>,

@@ -1,11 +1,11 @@
 //! Paying for orders, the payment queue, refunds and the provider's
-//! webhooks, on the [`Shop`].
+//! webhooks, as the [`PaymentService`].
 //!
 //! A payment is recorded (`processing`, leased) before the provider is
 //! asked, with an idempotency key derived from its id, and settled with the
 //! answer. When the provider cannot be reached after the client's retries
 //! the payment is `queued`: the customer is told it is pending and the
-//! worker ([`Shop::drain_payments`]) asks again with the same key, with
+//! worker ([`PaymentService::drain_payments`]) asks again with the same key, with
 //! exponential backoff, until the provider answers — so a payment is never
 //! lost (a crash leaves it `processing`; its lease runs out and the worker
 //! takes it) and never charged twice (the provider replays the first
@@ -18,75 +18,15 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use super::{
-    ChargeOutcome, ChargeRequest, NewPayment, NewRefund, PaymentAnomaly, PaymentJob,
-    PaymentProvider, PaymentStatus, ProviderError, ProviderEvent, QueueStats, Refund, RefundJob,
-    RefundRequest, RefundSettlement, RefundStart, Settlement, StartOutcome,
+    ChargeOutcome, ChargeRequest, NewPayment, PaymentAnomaly, PaymentJob, PaymentStatus,
+    ProviderError, ProviderEvent, QueueStats, Refund, Settlement, StartOutcome,
 };
+use super::{PaymentPolicy, Payments};
 use crate::orders::{Order, OrderStatus, OrderViewer};
-use crate::ports::{CommerceStore, PaymentStore, RefundStore};
-use crate::shop::{Shop, ShopError};
-use crate::{Currency, ValidationError};
-
-/// How patient the shop is with payments.
-#[derive(Debug, Clone)]
-pub struct PaymentPolicy {
-    /// How long one request to the provider (with its retries) may own a
-    /// payment before the worker may ask again: longer than the client's
-    /// total time with every retry.
-    pub lease: Duration,
-    /// The queue's first backoff; doubled per attempt up to `retry_max`,
-    /// with jitter.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
-    /// A queued payment older than this fails (the provider keeps
-    /// idempotency keys for 24 hours).
-    pub give_up_after: Duration,
-    /// Payments one order may have (declines included): a card-testing guard.
-    pub max_per_order: u32,
-    /// After a decline, the order stays payable at least this long.
-    pub decline_grace: Duration,
-    /// A payment the provider still reports `processing` after this long
-    /// fails (the order is released): an order does not hold its stock
-    /// for the whole of `give_up_after` on the provider's say-so. Should
-    /// the provider succeed later, the webhook is recorded as an anomaly
-    /// for staff to refund.
-    pub processing_timeout: Duration,
-    /// Payments (or refunds) the worker claims at once, and how many of
-    /// them it asks the provider about concurrently.
-    pub batch: u32,
-    pub concurrency: usize,
-}
-
-impl Default for PaymentPolicy {
-    fn default() -> Self {
-        PaymentPolicy {
-            lease: Duration::from_secs(60),
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(30),
-            give_up_after: Duration::from_secs(23 * 3600),
-            max_per_order: 10,
-            decline_grace: Duration::from_secs(300),
-            processing_timeout: Duration::from_secs(900),
-            batch: 64,
-            concurrency: 16,
-        }
-    }
-}
-
-/// The provider and the policy, when payments are on.
-#[derive(Clone)]
-pub struct Payments {
-    pub provider: Arc<dyn PaymentProvider>,
-    pub policy: PaymentPolicy,
-}
-
-impl std::fmt::Debug for Payments {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Payments")
-            .field("policy", &self.policy)
-            .finish_non_exhaustive()
-    }
-}
+use crate::orders::{OrderError, OrderService};
+use crate::ports::{OrderStore, PaymentStore, RefundStore};
+use crate::shop::ShopConfig;
+use crate::{Currency, StoreError, ValidationError};
 
 /// What paying did, when the card was not declined.
 #[derive(Debug, Clone)]
@@ -135,7 +75,7 @@ pub struct Reconciled {
     pub anomaly: Option<PaymentAnomaly>,
 }
 
-fn ms(d: Duration) -> i64 {
+pub(super) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -164,24 +104,100 @@ fn check_token(token: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
-    fn payments(&self) -> Result<&Payments, ShopError> {
-        self.payments.as_ref().ok_or(ShopError::PaymentsDisabled)
+/// What can go wrong paying for or refunding an order.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PaymentError {
+    #[error("validation failed")]
+    Validation(Vec<ValidationError>),
+    /// 404: also for things that exist but are not the caller's, so ids
+    /// cannot be probed.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("a payment for this order is in progress; wait for its outcome")]
+    PaymentInProgress,
+    #[error("payments are not configured")]
+    PaymentsDisabled,
+    #[error("this order is {status} and cannot be paid")]
+    NotPayable { status: OrderStatus },
+    #[error("this order has had {max} payment attempts, the most it may")]
+    TooManyPaymentAttempts { max: u32 },
+    #[error("the card was declined: {message}")]
+    PaymentDeclined { code: String, message: String },
+    #[error("the payment provider refused the request: {0}")]
+    PaymentRefused(String),
+    #[error("this order is {status} and has no card payment to refund")]
+    NotRefundable { status: OrderStatus },
+    #[error("at most {remaining} is left to refund")]
+    RefundTooLarge { remaining: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<ValidationError> for PaymentError {
+    fn from(e: ValidationError) -> Self {
+        PaymentError::Validation(vec![e])
+    }
+}
+
+impl From<OrderError> for PaymentError {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound(what) => PaymentError::NotFound(what),
+            OrderError::IllegalTransition { from, .. } => PaymentError::NotPayable { status: from },
+            OrderError::PaymentInProgress => PaymentError::PaymentInProgress,
+            OrderError::Store(e) => PaymentError::Store(e),
+        }
+    }
+}
+
+/// Paying for orders, the payment queue, webhooks and refunds.
+pub struct PaymentService<S> {
+    orders: OrderService<S>,
+    pub(crate) store: S,
+    pub(crate) config: Arc<ShopConfig>,
+    /// None: payments are off (only staff can mark orders paid).
+    payments: Option<Payments>,
+}
+
+impl<S: Clone> PaymentService<S> {
+    pub(crate) fn new(orders: OrderService<S>, payments: Option<Payments>) -> PaymentService<S> {
+        PaymentService {
+            store: orders.store.clone(),
+            config: orders.config.clone(),
+            orders,
+            payments,
+        }
+    }
+}
+
+impl<S> PaymentService<S> {
+    pub fn enabled(&self) -> bool {
+        self.payments.is_some()
     }
 
+    pub(crate) fn now(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
+
+    pub(crate) fn payments(&self) -> Result<&Payments, PaymentError> {
+        self.payments.as_ref().ok_or(PaymentError::PaymentsDisabled)
+    }
+}
+
+impl<S: OrderStore + PaymentStore + RefundStore> PaymentService<S> {
     /// Pays the viewer's unpaid order with a provider token. A declined
-    /// card is [`ShopError::PaymentDeclined`] and the order stays payable.
+    /// card is [`PaymentError::PaymentDeclined`] and the order stays payable.
     pub async fn pay(
         &self,
         viewer: &OrderViewer,
         order_id: Uuid,
         payment_token: &str,
-    ) -> Result<PayOutcome, ShopError> {
+    ) -> Result<PayOutcome, PaymentError> {
         let payments = self.payments()?;
         check_token(payment_token)?;
-        let order = self.order_for(viewer, order_id).await?;
+        let order = self.orders.order_for(viewer, order_id).await?;
         if order.status != OrderStatus::PendingPayment {
-            return Err(ShopError::NotPayable {
+            return Err(PaymentError::NotPayable {
                 status: order.status,
             });
         }
@@ -200,11 +216,11 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         };
         match self.store.start_payment(&new).await? {
             StartOutcome::Started => {}
-            StartOutcome::NotFound => return Err(ShopError::NotFound("order")),
-            StartOutcome::NotPayable { status } => return Err(ShopError::NotPayable { status }),
-            StartOutcome::InProgress => return Err(ShopError::PaymentInProgress),
+            StartOutcome::NotFound => return Err(PaymentError::NotFound("order")),
+            StartOutcome::NotPayable { status } => return Err(PaymentError::NotPayable { status }),
+            StartOutcome::InProgress => return Err(PaymentError::PaymentInProgress),
             StartOutcome::TooManyAttempts => {
-                return Err(ShopError::TooManyPaymentAttempts {
+                return Err(PaymentError::TooManyPaymentAttempts {
                     max: payments.policy.max_per_order,
                 })
             }
@@ -223,7 +239,7 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         if orphaned {
             // Impossible while the order marks this payment in flight;
             // reported rather than hidden if the store ever broke that.
-            return Err(ShopError::Store(crate::StoreError::Internal(format!(
+            return Err(PaymentError::Store(crate::StoreError::Internal(format!(
                 "payment {id} succeeded but order {order_id} could not take it"
             ))));
         }
@@ -232,17 +248,17 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
             .store
             .order(order_id)
             .await?
-            .ok_or(ShopError::NotFound("order"))?;
+            .ok_or(PaymentError::NotFound("order"))?;
         let payment = order
             .payments
             .iter()
             .find(|p| p.id == id)
             .cloned()
-            .ok_or(ShopError::NotFound("payment"))?;
+            .ok_or(PaymentError::NotFound("payment"))?;
         match payment.status {
             PaymentStatus::Succeeded => Ok(PayOutcome::Paid(order)),
             PaymentStatus::Processing | PaymentStatus::Queued => Ok(PayOutcome::Pending(order)),
-            PaymentStatus::Declined => Err(ShopError::PaymentDeclined {
+            PaymentStatus::Declined => Err(PaymentError::PaymentDeclined {
                 code: payment
                     .decline_code
                     .unwrap_or_else(|| "card_declined".into()),
@@ -250,11 +266,11 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
                     .message
                     .unwrap_or_else(|| "the card was declined".into()),
             }),
-            PaymentStatus::Failed => {
-                Err(ShopError::PaymentRefused(payment.message.unwrap_or_else(
-                    || "the payment provider refused the payment".into(),
-                )))
-            }
+            PaymentStatus::Failed => Err(PaymentError::PaymentRefused(
+                payment
+                    .message
+                    .unwrap_or_else(|| "the payment provider refused the payment".into()),
+            )),
         }
     }
 
@@ -265,7 +281,7 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         &self,
         payments: &Payments,
         job: &PaymentJob,
-    ) -> Result<(Settlement, bool), ShopError> {
+    ) -> Result<(Settlement, bool), PaymentError> {
         let policy = &payments.policy;
         let now = self.now();
         let settlement = if now.saturating_sub(job.created_at) > ms(policy.give_up_after) {
@@ -276,7 +292,7 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
             let currency = job
                 .currency
                 .parse::<Currency>()
-                .map_err(|e| ShopError::Validation(vec![e]))?;
+                .map_err(|e| PaymentError::Validation(vec![e]))?;
             let answer = payments
                 .provider
                 .charge(ChargeRequest {
@@ -329,14 +345,14 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         &'a self,
         payments: &'a Payments,
         job: &'a PaymentJob,
-    ) -> (&'a PaymentJob, Result<(Settlement, bool), ShopError>) {
+    ) -> (&'a PaymentJob, Result<(Settlement, bool), PaymentError>) {
         (job, self.attempt(payments, job).await)
     }
 
     /// One pass of the payment worker: claims the payments that are due
     /// and asks the provider about each (a few at a time). Safe on several
     /// instances at once: a claim hands a payment to one of them.
-    pub async fn drain_payments(&self) -> Result<DrainReport, ShopError> {
+    pub async fn drain_payments(&self) -> Result<DrainReport, PaymentError> {
         let payments = self.payments()?;
         let policy = &payments.policy;
         let now = self.now();
@@ -381,12 +397,12 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
     pub async fn payment_anomalies(
         &self,
         order_id: Uuid,
-    ) -> Result<Vec<PaymentAnomaly>, ShopError> {
+    ) -> Result<Vec<PaymentAnomaly>, PaymentError> {
         Ok(self.store.anomalies(order_id).await?)
     }
 
     /// The payment queue (and pending refunds) at a glance.
-    pub async fn payment_queue(&self) -> Result<QueueStats, ShopError> {
+    pub async fn payment_queue(&self) -> Result<QueueStats, PaymentError> {
         Ok(self.store.queue_stats().await?)
     }
 
@@ -404,7 +420,7 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         event_id: &str,
         kind: &str,
         event: ProviderEvent,
-    ) -> Result<Reconciled, ShopError> {
+    ) -> Result<Reconciled, PaymentError> {
         let mut done = Reconciled::default();
         if self.store.event_recorded(event_id).await? {
             done.duplicate = true;
@@ -499,136 +515,12 @@ impl<S: CommerceStore + PaymentStore + RefundStore> Shop<S> {
         done.duplicate = !self.store.record_event(event_id, kind, self.now()).await?;
         Ok(done)
     }
-
-    /// Refunds all (`amount` none) or part of a card-paid order.
-    pub async fn refund(
-        &self,
-        order_id: Uuid,
-        amount: Option<i64>,
-        reason: Option<String>,
-        actor: &str,
-    ) -> Result<RefundOutcome, ShopError> {
-        let payments = self.payments()?;
-        if amount.is_some_and(|a| a <= 0) {
-            return Err(
-                ValidationError::new("amount", "must be a positive amount in minor units").into(),
-            );
-        }
-        let reason = reason
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
-        if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-            return Err(ValidationError::new("reason", "must be at most 500 characters").into());
-        }
-        let id = Uuid::now_v7();
-        let now = self.now();
-        let new = NewRefund {
-            id,
-            order_id,
-            amount,
-            reason,
-            actor: actor.to_owned(),
-            idempotency_key: format!("refund_{}", id.simple()),
-            lease_until: now.saturating_add(ms(payments.policy.lease)),
-            created_at: now,
-        };
-        let job = match self.store.start_refund(&new).await? {
-            RefundStart::Started(job) => job,
-            RefundStart::NotFound => return Err(ShopError::NotFound("order")),
-            RefundStart::NotRefundable { status } => {
-                return Err(ShopError::NotRefundable { status })
-            }
-            RefundStart::TooMuch { remaining } => {
-                return Err(ShopError::RefundTooLarge { remaining })
-            }
-        };
-        let refund = self.attempt_refund(payments, &job).await?;
-        if let RefundSettlement::Failed { message } = refund {
-            return Err(ShopError::PaymentRefused(message));
-        }
-        let order = self
-            .store
-            .order(order_id)
-            .await?
-            .ok_or(ShopError::NotFound("order"))?;
-        let refund = order
-            .refunds
-            .iter()
-            .find(|r| r.id == id)
-            .cloned()
-            .ok_or(ShopError::NotFound("refund"))?;
-        Ok(RefundOutcome { refund, order })
-    }
-
-    async fn attempt_refund(
-        &self,
-        payments: &Payments,
-        job: &RefundJob,
-    ) -> Result<RefundSettlement, ShopError> {
-        let policy = &payments.policy;
-        let age = self.now().saturating_sub(job.created_at);
-        if age > ms(policy.give_up_after) {
-            // Past the provider's idempotency window a retry could refund
-            // twice: stop, and let staff look (the provider caps refunds at
-            // what was captured in any case).
-            let settlement = RefundSettlement::Failed {
-                message: "the payment provider could not be reached in time; check the refund at the provider before trying again".into(),
-            };
-            self.store
-                .settle_refund(job.id, &settlement, self.now())
-                .await?;
-            return Ok(settlement);
-        }
-        let answer = payments
-            .provider
-            .refund(RefundRequest {
-                reference: job.payment_reference.clone(),
-                amount: Some(job.amount),
-                idempotency_key: job.idempotency_key.clone(),
-            })
-            .await;
-        let settlement = match answer {
-            Ok(reference) => RefundSettlement::Succeeded { reference },
-            Err(ProviderError::Rejected(message)) => RefundSettlement::Failed { message },
-            // Back off with the refund's age: a quarter of it, within the
-            // queue's bounds (no attempt counter needed).
-            Err(ProviderError::Unavailable(error)) => RefundSettlement::Retry {
-                error,
-                next_attempt_at: self
-                    .now()
-                    .saturating_add((age / 4).clamp(ms(policy.retry_base), ms(policy.retry_max))),
-            },
-        };
-        self.store
-            .settle_refund(job.id, &settlement, self.now())
-            .await?;
-        Ok(settlement)
-    }
-
-    /// Retries pending refunds whose provider call did not answer; returns
-    /// how many were claimed.
-    pub async fn drain_refunds(&self) -> Result<usize, ShopError> {
-        let payments = self.payments()?;
-        let now = self.now();
-        let jobs = self
-            .store
-            .claim_refunds(
-                now,
-                now.saturating_add(ms(payments.policy.lease)),
-                payments.policy.batch,
-            )
-            .await?;
-        for job in &jobs {
-            self.attempt_refund(payments, job).await?;
-        }
-        Ok(jobs.len())
-    }
 }
 
 /// The queue's backoff before attempt `attempts + 1`: base × 2^(attempts−1),
 /// capped, with jitter in [½, 1] so that a recovered provider is not hit by
 /// every queued payment at once.
-fn backoff(policy: &PaymentPolicy, attempts: u32) -> i64 {
+pub(super) fn backoff(policy: &PaymentPolicy, attempts: u32) -> i64 {
     let exp = attempts.saturating_sub(1).min(20);
     let raw = policy
         .retry_base
@@ -638,43 +530,4 @@ fn backoff(policy: &PaymentPolicy, attempts: u32) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_are_checked_and_card_numbers_refused() {
-        for ok in ["pm_1AbC", "tok_visa", "pm_card_visa"] {
-            assert!(check_token(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "pm",
-            "pm 1",
-            "pm_ü",
-            &"x".repeat(256),
-            "4242424242424242",
-            "4242 4242 4242 4242",
-            "4242-4242-4242-4242",
-        ] {
-            assert!(check_token(bad).is_err(), "{bad}");
-        }
-        let err = check_token("4242424242424242").unwrap_err();
-        assert!(!err.message.contains("4242"));
-        assert!(err.message.contains("card number"));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_jitter() {
-        let policy = PaymentPolicy {
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(8),
-            ..PaymentPolicy::default()
-        };
-        for (attempts, full) in [(1, 1_000), (2, 2_000), (3, 4_000), (4, 8_000), (9, 8_000)] {
-            for _ in 0..50 {
-                let b = backoff(&policy, attempts);
-                assert!((full / 2..=full).contains(&b), "{attempts}: {b}");
-            }
-        }
-    }
-}
+mod tests;

@@ -363,10 +363,14 @@ async fn unpaid_orders_expire_once_their_window_has_passed_on_the_clock() {
     config.clock = clock.clone();
     let window = config.payment_window;
     let shop = Shop::new(startup::open_store(&app.config).await.unwrap(), config);
-    let (token, _) = shop.create_guest_cart().await.unwrap();
+    let (token, _) = shop.carts().create_guest_cart().await.unwrap();
     let who = CartRef::Guest(token);
-    shop.add_to_cart(&who, p.parse().unwrap(), 2).await.unwrap();
+    shop.carts()
+        .add_to_cart(&who, p.parse().unwrap(), 2)
+        .await
+        .unwrap();
     let placed = shop
+        .checkout()
         .checkout(
             &who,
             CheckoutRequest {
@@ -383,12 +387,12 @@ async fn unpaid_orders_expire_once_their_window_has_passed_on_the_clock() {
 
     clock.advance(window - std::time::Duration::from_secs(1));
     assert_eq!(
-        shop.expire_unpaid().await.unwrap(),
+        shop.orders().expire_unpaid().await.unwrap(),
         0,
         "still inside the window"
     );
     clock.advance(std::time::Duration::from_secs(2));
-    assert_eq!(shop.expire_unpaid().await.unwrap(), 1);
+    assert_eq!(shop.orders().expire_unpaid().await.unwrap(), 1);
     let order = app
         .json_as(&format!("/api/orders/{}", placed.order.id), &admin)
         .await;

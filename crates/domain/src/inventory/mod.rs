@@ -3,6 +3,10 @@
 //! `0 <= reserved <= on_hand <= MAX_ON_HAND` with conditional updates and
 //! checks).
 
+mod service;
+
+pub use service::{InventoryService, StockError};
+
 use uuid::Uuid;
 
 use crate::identity::UnixMillis;
