@@ -3,7 +3,8 @@
 //! token (`provider`). A payment is recorded before the provider is asked
 //! and settled after (`model`), so a payment whose answer never came is
 //! retried from a durable queue with the same idempotency key by a worker
-//! (`service`), and the provider's webhooks reconcile late answers.
+//! (`service`, `refunds`), and the provider's webhooks reconcile late
+//! answers. `policy` says how patient the shop is.
 
 mod model;
 mod policy;
@@ -12,14 +13,12 @@ mod refunds;
 mod service;
 
 pub use model::{
-    NewPayment, NewRefund, Payment, PaymentAnomaly, PaymentJob, PaymentStatus, ProviderEvent,
-    QueueStats, Refund, RefundJob, RefundSettlement, RefundStart, RefundStatus, Settled,
-    Settlement, StartOutcome,
+    DrainReport, NewPayment, NewRefund, PayOutcome, Payment, PaymentAnomaly, PaymentJob,
+    PaymentStatus, ProviderEvent, QueueStats, Reconciled, Refund, RefundJob, RefundOutcome,
+    RefundSettlement, RefundStart, RefundStatus, Settled, Settlement, StartOutcome,
 };
 pub use policy::{PaymentPolicy, Payments};
 pub use provider::{
     BoxFuture, ChargeOutcome, ChargeRequest, PaymentProvider, ProviderError, RefundRequest,
 };
-pub use service::{
-    DrainReport, PayOutcome, PaymentError, PaymentService, Reconciled, RefundOutcome,
-};
+pub use service::{PaymentError, PaymentService};

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::identity::UnixMillis;
-use crate::orders::OrderStatus;
+use crate::orders::{Order, OrderStatus};
 use crate::StoreError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -401,4 +401,51 @@ impl PaymentAnomaly {
         }
         None
     }
+}
+
+/// What paying did, when the card was not declined.
+#[derive(Debug, Clone)]
+pub enum PayOutcome {
+    /// The order is paid.
+    Paid(Order),
+    /// The provider could not be reached: the payment is queued and the
+    /// order will be paid (or stay payable) once it answers.
+    Pending(Order),
+}
+
+/// A refund and its order afterwards.
+#[derive(Debug, Clone)]
+pub struct RefundOutcome {
+    pub refund: Refund,
+    pub order: Order,
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    pub claimed: usize,
+    pub succeeded: usize,
+    pub declined: usize,
+    pub failed: usize,
+    pub requeued: usize,
+    /// Payments that succeeded for orders that could no longer be paid
+    /// (payment id, order id): money to refund by hand.
+    pub orphaned: Vec<(Uuid, Uuid)>,
+}
+
+/// What a webhook event did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The event was seen before (it changed nothing now).
+    pub duplicate: bool,
+    /// The payment it names, if Emporium knows it.
+    pub payment_id: Option<Uuid>,
+    /// Whether it changed a payment.
+    pub changed: bool,
+    /// A success for an order that could no longer be paid (payment id,
+    /// order id): money to refund by hand.
+    pub orphaned: Option<(Uuid, Uuid)>,
+    /// A success refused because it is not what the payment asked for
+    /// (recorded for staff; the payment and order did not change).
+    pub anomaly: Option<PaymentAnomaly>,
 }

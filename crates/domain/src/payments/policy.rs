@@ -65,3 +65,19 @@ impl std::fmt::Debug for Payments {
             .finish_non_exhaustive()
     }
 }
+
+pub(super) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The queue's backoff before attempt `attempts + 1`: base × 2^(attempts−1),
+/// capped, with jitter in [½, 1] so that a recovered provider is not hit by
+/// every queued payment at once.
+pub(super) fn backoff(policy: &PaymentPolicy, attempts: u32) -> i64 {
+    let exp = attempts.saturating_sub(1).min(20);
+    let raw = policy
+        .retry_base
+        .saturating_mul(1u32 << exp)
+        .min(policy.retry_max);
+    ms(raw.mul_f64(0.5 + fastrand::f64() / 2.0))
+}

@@ -3,7 +3,8 @@
 
 use uuid::Uuid;
 
-use super::service::{ms, PaymentError, PaymentService};
+use super::policy::ms;
+use super::service::{PaymentError, PaymentService};
 use super::{NewRefund, RefundJob, RefundOutcome, RefundRequest, RefundSettlement, RefundStart};
 use super::{Payments, ProviderError};
 use crate::ports::{OrderStore, PaymentStore, RefundStore};

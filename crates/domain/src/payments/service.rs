@@ -12,72 +12,22 @@
 //! answer for the key). Webhooks settle payments whose answer we missed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use uuid::Uuid;
 
+use super::policy::{backoff, ms};
+use super::Payments;
 use super::{
-    ChargeOutcome, ChargeRequest, NewPayment, PaymentAnomaly, PaymentJob, PaymentStatus,
-    ProviderError, ProviderEvent, QueueStats, Refund, Settlement, StartOutcome,
+    ChargeOutcome, ChargeRequest, DrainReport, NewPayment, PayOutcome, Payment, PaymentAnomaly,
+    PaymentJob, PaymentStatus, ProviderError, ProviderEvent, QueueStats, Reconciled, Settlement,
+    StartOutcome,
 };
-use super::{PaymentPolicy, Payments};
-use crate::orders::{Order, OrderStatus, OrderViewer};
 use crate::orders::{OrderError, OrderService};
+use crate::orders::{OrderStatus, OrderViewer};
 use crate::ports::{OrderStore, PaymentStore, RefundStore};
 use crate::shop::ShopConfig;
 use crate::{Currency, StoreError, ValidationError};
-
-/// What paying did, when the card was not declined.
-#[derive(Debug, Clone)]
-pub enum PayOutcome {
-    /// The order is paid.
-    Paid(Order),
-    /// The provider could not be reached: the payment is queued and the
-    /// order will be paid (or stay payable) once it answers.
-    Pending(Order),
-}
-
-/// A refund and its order afterwards.
-#[derive(Debug, Clone)]
-pub struct RefundOutcome {
-    pub refund: Refund,
-    pub order: Order,
-}
-
-/// What one pass of the worker did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DrainReport {
-    pub claimed: usize,
-    pub succeeded: usize,
-    pub declined: usize,
-    pub failed: usize,
-    pub requeued: usize,
-    /// Payments that succeeded for orders that could no longer be paid
-    /// (payment id, order id): money to refund by hand.
-    pub orphaned: Vec<(Uuid, Uuid)>,
-}
-
-/// What a webhook event did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reconciled {
-    /// The event was seen before (it changed nothing now).
-    pub duplicate: bool,
-    /// The payment it names, if Emporium knows it.
-    pub payment_id: Option<Uuid>,
-    /// Whether it changed a payment.
-    pub changed: bool,
-    /// A success for an order that could no longer be paid (payment id,
-    /// order id): money to refund by hand.
-    pub orphaned: Option<(Uuid, Uuid)>,
-    /// A success refused because it is not what the payment asked for
-    /// (recorded for staff; the payment and order did not change).
-    pub anomaly: Option<PaymentAnomaly>,
-}
-
-pub(super) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
 
 /// A provider token: what Stripe-like providers issue (`pm_…`, `tok_…`).
 /// Anything that looks like a card number is refused without echoing it.
@@ -427,73 +377,13 @@ impl<S: OrderStore + PaymentStore + RefundStore> PaymentService<S> {
             return Ok(done);
         }
         let policy = &self.payments()?.policy;
-        let settlement = match &event {
-            ProviderEvent::PaymentSucceeded {
-                reference,
-                payment_id,
-                ..
-            } => Some((
-                *payment_id,
-                reference,
-                Settlement::Succeeded {
-                    reference: reference.clone(),
-                },
-            )),
-            ProviderEvent::PaymentFailed {
-                reference,
-                payment_id,
-                code,
-                message,
-            } => Some((
-                *payment_id,
-                reference,
-                Settlement::Declined {
-                    reference: Some(reference.clone()),
-                    code: code.clone(),
-                    message: message.clone(),
-                },
-            )),
-            ProviderEvent::Refunded { .. } | ProviderEvent::Other(_) => None,
-        };
-        if let Some((payment_id, reference, settlement)) = settlement {
-            let payment = match payment_id {
-                Some(id) => self.store.payment(id).await?,
-                None => None,
-            };
-            let payment = match payment {
-                Some(p) => Some(p),
-                None => self.store.payment_by_reference(reference).await?,
-            };
-            if let Some(payment) = payment {
+        if let Some((payment_id, reference, settlement)) = settlement_of(&event) {
+            if let Some(payment) = self.payment_named(payment_id, reference).await? {
                 done.payment_id = Some(payment.id);
-                if let ProviderEvent::PaymentSucceeded {
-                    reference,
-                    amount,
-                    currency,
-                    ..
-                } = &event
-                {
-                    if let Some((reason, detail)) = PaymentAnomaly::of_success(
-                        &payment,
-                        reference,
-                        *amount,
-                        currency.as_deref(),
-                    ) {
-                        let anomaly = PaymentAnomaly {
-                            id: Uuid::now_v7(),
-                            payment_id: payment.id,
-                            order_id: payment.order_id,
-                            event_id: event_id.to_owned(),
-                            reason: reason.to_owned(),
-                            detail,
-                            at: self.now(),
-                        };
-                        self.store.record_anomaly(&anomaly).await?;
-                        done.anomaly = Some(anomaly);
-                        done.duplicate =
-                            !self.store.record_event(event_id, kind, self.now()).await?;
-                        return Ok(done);
-                    }
+                if let Some(anomaly) = self.anomaly_in(event_id, &event, &payment).await? {
+                    done.anomaly = Some(anomaly);
+                    done.duplicate = !self.store.record_event(event_id, kind, self.now()).await?;
+                    return Ok(done);
                 }
                 if let Some(s) = self
                     .store
@@ -515,18 +405,89 @@ impl<S: OrderStore + PaymentStore + RefundStore> PaymentService<S> {
         done.duplicate = !self.store.record_event(event_id, kind, self.now()).await?;
         Ok(done)
     }
+
+    /// The payment an event names: by our id when the provider echoes it,
+    /// else by the provider's reference.
+    async fn payment_named(
+        &self,
+        id: Option<Uuid>,
+        reference: &str,
+    ) -> Result<Option<Payment>, PaymentError> {
+        if let Some(id) = id {
+            if let Some(p) = self.store.payment(id).await? {
+                return Ok(Some(p));
+            }
+        }
+        Ok(self.store.payment_by_reference(reference).await?)
+    }
+
+    /// A success that is not what the payment asked for, recorded for
+    /// staff (the payment and the order do not change); none otherwise.
+    async fn anomaly_in(
+        &self,
+        event_id: &str,
+        event: &ProviderEvent,
+        payment: &Payment,
+    ) -> Result<Option<PaymentAnomaly>, PaymentError> {
+        let ProviderEvent::PaymentSucceeded {
+            reference,
+            amount,
+            currency,
+            ..
+        } = event
+        else {
+            return Ok(None);
+        };
+        let Some((reason, detail)) =
+            PaymentAnomaly::of_success(payment, reference, *amount, currency.as_deref())
+        else {
+            return Ok(None);
+        };
+        let anomaly = PaymentAnomaly {
+            id: Uuid::now_v7(),
+            payment_id: payment.id,
+            order_id: payment.order_id,
+            event_id: event_id.to_owned(),
+            reason: reason.to_owned(),
+            detail,
+            at: self.now(),
+        };
+        self.store.record_anomaly(&anomaly).await?;
+        Ok(Some(anomaly))
+    }
 }
 
-/// The queue's backoff before attempt `attempts + 1`: base × 2^(attempts−1),
-/// capped, with jitter in [½, 1] so that a recovered provider is not hit by
-/// every queued payment at once.
-pub(super) fn backoff(policy: &PaymentPolicy, attempts: u32) -> i64 {
-    let exp = attempts.saturating_sub(1).min(20);
-    let raw = policy
-        .retry_base
-        .saturating_mul(1u32 << exp)
-        .min(policy.retry_max);
-    ms(raw.mul_f64(0.5 + fastrand::f64() / 2.0))
+/// The payment an event names (our id, the provider's reference) and how
+/// it settles it; none for events that settle no payment.
+fn settlement_of(event: &ProviderEvent) -> Option<(Option<Uuid>, &str, Settlement)> {
+    match event {
+        ProviderEvent::PaymentSucceeded {
+            reference,
+            payment_id,
+            ..
+        } => Some((
+            *payment_id,
+            reference,
+            Settlement::Succeeded {
+                reference: reference.clone(),
+            },
+        )),
+        ProviderEvent::PaymentFailed {
+            reference,
+            payment_id,
+            code,
+            message,
+        } => Some((
+            *payment_id,
+            reference,
+            Settlement::Declined {
+                reference: Some(reference.clone()),
+                code: code.clone(),
+                message: message.clone(),
+            },
+        )),
+        ProviderEvent::Refunded { .. } | ProviderEvent::Other(_) => None,
+    }
 }
 
 #[cfg(test)]

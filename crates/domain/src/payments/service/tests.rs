@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::{backoff, check_token};
+use super::check_token;
+use crate::payments::policy::backoff;
 use crate::payments::PaymentPolicy;
 
 #[test]
