@@ -16,6 +16,8 @@ use emporium_domain::catalog::{CatalogService, SearchParams, SearchQuery};
 use emporium_domain::ports::CatalogStore;
 
 use crate::cli::BenchArgs;
+use crate::config::Config;
+use crate::startup;
 
 /// Registers one account per client, then has each sign in back to back
 /// until cancelled. The returned report counts the sign-ins.
@@ -94,8 +96,6 @@ async fn start_logins(
     });
     Ok((stop, handle))
 }
-use crate::config::Config;
-use crate::startup;
 
 const SEED: u64 = 7;
 
@@ -104,6 +104,36 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
         bail!("bench only loads servers on 127.0.0.1");
     }
     let duration = Duration::from_secs(args.duration.max(1));
+    let requests = query_mix_requests(args).await?;
+
+    let mut reports: Vec<Report> = Vec::new();
+    if args.warmup > 0 {
+        warm_up(args, &requests, &mut reports).await?;
+    }
+    if matches!(args.mode.as_str(), "open" | "all") {
+        open_loop(args, duration, &requests, &mut reports).await?;
+    }
+    let closed = if matches!(args.mode.as_str(), "closed" | "all") {
+        closed_loop(args, duration, &requests, &mut reports).await?
+    } else {
+        Vec::new()
+    };
+    if args.checkout {
+        checkouts(config, args, &closed, &mut reports).await?;
+    }
+    if args.payments > 0 {
+        payment_queue(config, args, &mut reports).await?;
+    }
+    if args.direct {
+        store_direct(config, duration, &requests, &closed, &mut reports).await?;
+    }
+    println!("\n{}", markdown_table(&reports));
+    Ok(())
+}
+
+/// The requests to replay: drawn from the query mix, over the categories
+/// of the server at `args.addr`.
+async fn query_mix_requests(args: &BenchArgs) -> anyhow::Result<Vec<SearchRequest>> {
     let categories = fetch_category_slugs(args.addr)
         .await
         .with_context(|| format!("is the server running on {}?", args.addr))?;
@@ -114,147 +144,196 @@ pub async fn run(config: &Config, args: &BenchArgs) -> anyhow::Result<()> {
         mix.len(),
         requests.len()
     );
+    Ok(requests)
+}
 
-    let mut reports: Vec<Report> = Vec::new();
-    if args.warmup > 0 {
-        let mode = Mode::Open {
-            rate_per_sec: args.rate,
-            connections: args.connections,
-            duration: Duration::from_secs(args.warmup),
-        };
-        let label = format!(
-            "server open loop {}/s, first {} s (cold cache)",
-            args.rate, args.warmup
+/// The open loop's first seconds, on a cold cache.
+async fn warm_up(
+    args: &BenchArgs,
+    requests: &[SearchRequest],
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<()> {
+    let mode = Mode::Open {
+        rate_per_sec: args.rate,
+        connections: args.connections,
+        duration: Duration::from_secs(args.warmup),
+    };
+    let label = format!(
+        "server open loop {}/s, first {} s (cold cache)",
+        args.rate, args.warmup
+    );
+    let r = run_http(args.addr, &mode, requests, &label).await?;
+    println!("{r}");
+    reports.push(r);
+    Ok(())
+}
+
+/// The server at a fixed arrival rate; then again while clients sign in
+/// back to back, when `args.logins` asks for them.
+async fn open_loop(
+    args: &BenchArgs,
+    duration: Duration,
+    requests: &[SearchRequest],
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<()> {
+    let mode = Mode::Open {
+        rate_per_sec: args.rate,
+        connections: args.connections,
+        duration,
+    };
+    let label = format!(
+        "server open loop {}/s over {} conns",
+        args.rate, args.connections
+    );
+    let r = run_http(args.addr, &mode, requests, &label).await?;
+    println!("{r}");
+    let idle_p95 = r.percentile_ms(95.0);
+    reports.push(r);
+    if args.logins > 0 {
+        let (stop, logins) = start_logins(args.addr, args.logins).await?;
+        let label = format!("{label}, {} clients signing in", args.logins);
+        let r = run_http(args.addr, &mode, requests, &label).await?;
+        stop.cancel();
+        let logins = logins.await?;
+        println!("{r}\n{logins}");
+        println!(
+            "search p95 while signing in / idle: {:.2}",
+            r.percentile_ms(95.0) / idle_p95.max(0.001)
         );
-        let r = run_http(args.addr, &mode, &requests, &label).await?;
-        println!("{r}");
         reports.push(r);
+        reports.push(logins);
     }
-    if matches!(args.mode.as_str(), "open" | "all") {
-        let mode = Mode::Open {
-            rate_per_sec: args.rate,
-            connections: args.connections,
+    Ok(())
+}
+
+/// The server at each fixed concurrency. Returns each concurrency with
+/// its report, for the ratios that follow.
+async fn closed_loop(
+    args: &BenchArgs,
+    duration: Duration,
+    requests: &[SearchRequest],
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<Vec<(usize, Report)>> {
+    let mut closed = Vec::new();
+    for &c in &args.concurrency {
+        let mode = Mode::Closed {
+            concurrency: c,
             duration,
         };
-        let label = format!(
-            "server open loop {}/s over {} conns",
-            args.rate, args.connections
-        );
-        let r = run_http(args.addr, &mode, &requests, &label).await?;
-        println!("{r}");
-        let idle_p95 = r.percentile_ms(95.0);
-        reports.push(r);
-        if args.logins > 0 {
-            let (stop, logins) = start_logins(args.addr, args.logins).await?;
-            let label = format!("{label}, {} clients signing in", args.logins);
-            let r = run_http(args.addr, &mode, &requests, &label).await?;
-            stop.cancel();
-            let logins = logins.await?;
-            println!("{r}\n{logins}");
-            println!(
-                "search p95 while signing in / idle: {:.2}",
-                r.percentile_ms(95.0) / idle_p95.max(0.001)
-            );
-            reports.push(r);
-            reports.push(logins);
-        }
-    }
-    let mut closed = Vec::new();
-    if matches!(args.mode.as_str(), "closed" | "all") {
-        for &c in &args.concurrency {
-            let mode = Mode::Closed {
-                concurrency: c,
-                duration,
-            };
-            let r = run_http(
-                args.addr,
-                &mode,
-                &requests,
-                &format!("server closed loop c={c}"),
-            )
-            .await?;
-            println!("{r}");
-            closed.push((c, r.clone()));
-            reports.push(r);
-        }
-    }
-    if args.checkout {
-        let store = startup::open_store(config).await?;
-        for (c, search) in &closed {
-            let duration = Duration::from_secs(args.duration.max(1));
-            let r = crate::bench_checkout::run(args.addr, &store, *c, duration).await?;
-            println!("{r}");
-            println!(
-                "ratio at c={c}: checkout p95 / search p95 = {:.2}",
-                r.percentile_ms(95.0) / search.percentile_ms(95.0).max(0.001)
-            );
-            reports.push(r);
-        }
-        store.close().await;
-    }
-    if args.payments > 0 {
-        let store = startup::open_store(config).await?;
-        let (healthy, drained) = crate::bench_payments::run(
+        let r = run_http(
             args.addr,
-            &args.paysim,
-            &store,
-            args.payments,
-            args.payment_rate,
+            &mode,
+            requests,
+            &format!("server closed loop c={c}"),
         )
         .await?;
-        println!("{healthy}");
+        println!("{r}");
+        closed.push((c, r.clone()));
+        reports.push(r);
+    }
+    Ok(closed)
+}
+
+/// Checkouts at each closed-loop concurrency, against the search at the
+/// same concurrency.
+async fn checkouts(
+    config: &Config,
+    args: &BenchArgs,
+    closed: &[(usize, Report)],
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<()> {
+    let store = startup::open_store(config).await?;
+    for (c, search) in closed {
+        let duration = Duration::from_secs(args.duration.max(1));
+        let r = crate::bench_checkout::run(args.addr, &store, *c, duration).await?;
+        println!("{r}");
         println!(
-            "payment queue: {} payments queued while the provider was down; empty {:.2} s after it came back",
-            args.payments,
-            drained.as_secs_f64()
+            "ratio at c={c}: checkout p95 / search p95 = {:.2}",
+            r.percentile_ms(95.0) / search.percentile_ms(95.0).max(0.001)
         );
-        reports.push(healthy);
-        store.close().await;
+        reports.push(r);
     }
-    if args.direct {
-        let store = startup::open_store(config).await?;
-        let products = store.product_count().await?;
-        let catalog = Arc::new(CatalogService::new(
-            store,
-            AnyCache::None,
-            config.cache_ttl(),
-        ));
-        println!("direct: store has {products} products");
-        for (c, server) in &closed {
-            let cat = catalog.clone();
-            let r = run_direct(
-                *c,
-                duration,
-                &requests,
-                &format!("store direct c={c}"),
-                move |req: SearchRequest| {
-                    let cat = cat.clone();
-                    async move {
-                        let raw = SearchQuery {
-                            q: req.q,
-                            category: req.category,
-                            min_price: req.min_price.map(|p| p.to_string()),
-                            max_price: req.max_price.map(|p| p.to_string()),
-                            ..Default::default()
-                        };
-                        let params = SearchParams::parse(&raw).map_err(|e| e.to_string())?;
-                        cat.search_params(&params)
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    }
-                },
-            )
-            .await;
-            println!("{r}");
-            println!(
-                "ratio at c={c}: server p50 / store p50 = {:.2}, store throughput / server throughput = {:.2}",
-                server.percentile_ms(50.0) / r.percentile_ms(50.0).max(0.001),
-                r.throughput() / server.throughput().max(0.001),
-            );
-            reports.push(r);
-        }
+    store.close().await;
+    Ok(())
+}
+
+/// Payments through the simulator at `args.paysim`, and how long the queue
+/// takes to empty after an outage.
+async fn payment_queue(
+    config: &Config,
+    args: &BenchArgs,
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<()> {
+    let store = startup::open_store(config).await?;
+    let (healthy, drained) = crate::bench_payments::run(
+        args.addr,
+        &args.paysim,
+        &store,
+        args.payments,
+        args.payment_rate,
+    )
+    .await?;
+    println!("{healthy}");
+    println!(
+        "payment queue: {} payments queued while the provider was down; empty {:.2} s after it came back",
+        args.payments,
+        drained.as_secs_f64()
+    );
+    reports.push(healthy);
+    store.close().await;
+    Ok(())
+}
+
+/// The same searches straight against the store, with no cache, at each
+/// closed-loop concurrency, against the server at the same concurrency.
+async fn store_direct(
+    config: &Config,
+    duration: Duration,
+    requests: &[SearchRequest],
+    closed: &[(usize, Report)],
+    reports: &mut Vec<Report>,
+) -> anyhow::Result<()> {
+    let store = startup::open_store(config).await?;
+    let products = store.product_count().await?;
+    let catalog = Arc::new(CatalogService::new(
+        store,
+        AnyCache::None,
+        config.cache_ttl(),
+    ));
+    println!("direct: store has {products} products");
+    for (c, server) in closed {
+        let cat = catalog.clone();
+        let r = run_direct(
+            *c,
+            duration,
+            requests,
+            &format!("store direct c={c}"),
+            move |req: SearchRequest| {
+                let cat = cat.clone();
+                async move {
+                    let raw = SearchQuery {
+                        q: req.q,
+                        category: req.category,
+                        min_price: req.min_price.map(|p| p.to_string()),
+                        max_price: req.max_price.map(|p| p.to_string()),
+                        ..Default::default()
+                    };
+                    let params = SearchParams::parse(&raw).map_err(|e| e.to_string())?;
+                    cat.search_params(&params)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+            },
+        )
+        .await;
+        println!("{r}");
+        println!(
+            "ratio at c={c}: server p50 / store p50 = {:.2}, store throughput / server throughput = {:.2}",
+            server.percentile_ms(50.0) / r.percentile_ms(50.0).max(0.001),
+            r.throughput() / server.throughput().max(0.001),
+        );
+        reports.push(r);
     }
-    println!("\n{}", markdown_table(&reports));
     Ok(())
 }

@@ -176,39 +176,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         axum::http::header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(DOCS_CSP),
     ));
-    let cors = if config.cors_origins.iter().any(|o| o == "*") {
-        CorsLayer::new().allow_origin(AllowOrigin::any())
-    } else {
-        let origins: Vec<HeaderValue> = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok())
-            .collect();
-        CorsLayer::new().allow_origin(origins)
-    }
-    .allow_methods([
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-    ])
-    .allow_headers([
-        axum::http::header::CONTENT_TYPE,
-        axum::http::header::AUTHORIZATION,
-        HeaderName::from_static("x-cart-token"),
-        HeaderName::from_static("x-order-token"),
-        HeaderName::from_static("idempotency-key"),
-    ])
-    // Let browser clients read when to retry and how much budget is left.
-    .expose_headers([
-        axum::http::header::RETRY_AFTER,
-        HeaderName::from_static("ratelimit-limit"),
-        HeaderName::from_static("ratelimit-remaining"),
-        HeaderName::from_static("ratelimit-reset"),
-        HeaderName::from_static("x-request-id"),
-        HeaderName::from_static("idempotent-replayed"),
-    ]);
+    let cors = cors(config);
     let mut router = Router::new()
         .merge(api)
         .merge(docs)
@@ -249,6 +217,43 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
         .layer(CompressionLayer::new())
         .layer(cors);
     with_common_layers(router, config)
+}
+
+/// Cross-origin access for browser clients on the configured origins.
+fn cors(config: &HttpConfig) -> CorsLayer {
+    if config.cors_origins.iter().any(|o| o == "*") {
+        CorsLayer::new().allow_origin(AllowOrigin::any())
+    } else {
+        let origins: Vec<HeaderValue> = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        CorsLayer::new().allow_origin(origins)
+    }
+    .allow_methods([
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+    ])
+    .allow_headers([
+        axum::http::header::CONTENT_TYPE,
+        axum::http::header::AUTHORIZATION,
+        HeaderName::from_static("x-cart-token"),
+        HeaderName::from_static("x-order-token"),
+        HeaderName::from_static("idempotency-key"),
+    ])
+    // Let browser clients read when to retry and how much budget is left.
+    .expose_headers([
+        axum::http::header::RETRY_AFTER,
+        HeaderName::from_static("ratelimit-limit"),
+        HeaderName::from_static("ratelimit-remaining"),
+        HeaderName::from_static("ratelimit-reset"),
+        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("idempotent-replayed"),
+    ])
 }
 
 /// `/metrics` alone, for an operator address of its own.

@@ -67,9 +67,6 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// A status an annotation already lists keeps its own, more precise,
 /// description.
 pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::{RefOr, Schema};
-
     for (path, item) in doc.paths.paths.iter_mut() {
         let is_api = path.starts_with("/api/");
         let is_admin = path.starts_with("/api/admin/");
@@ -83,87 +80,103 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         .into_iter()
         .flatten()
         {
-            let params = op.parameters.as_deref().unwrap_or_default();
-            let has_path = params
-                .iter()
-                .any(|p| matches!(p.parameter_in, ParameterIn::Path));
-            let has_header = params
-                .iter()
-                .any(|p| matches!(p.parameter_in, ParameterIn::Header));
-            let has_query = params
-                .iter()
-                .any(|p| matches!(p.parameter_in, ParameterIn::Query));
-            // A body described by a named schema is read by the typed JSON
-            // extractor; a free-form one (the provider's webhook) is read raw.
-            let typed_json = op.request_body.as_ref().is_some_and(|body| {
-                body.content
-                    .get("application/json")
-                    .and_then(|c| c.schema.as_ref())
-                    .is_some_and(|s| matches!(s, RefOr::Ref(_)))
-            });
-            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-            let has_body = op.request_body.is_some();
-            let mut add = |status: &str, description: &str| {
-                op.responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert_with(|| error_response(description));
-            };
-            if typed_json {
-                add(
-                    "400",
-                    "Malformed JSON, or a field missing, of the wrong type or out of range",
-                );
-                add(
-                    "415",
-                    "The body is not sent as `Content-Type: application/json`",
-                );
-            }
-            if has_body {
-                add(
-                    "413",
-                    "The body is larger than `server.body_limit_bytes` (64 KiB by default)",
-                );
-            }
-            if has_path || has_header || has_query {
-                add("400", "A parameter that does not parse or is out of range");
-            }
-            if has_path {
-                add("404", "No such resource");
-            }
-            if secured {
-                add(
-                    "401",
-                    "A missing, malformed, expired or revoked access token",
-                );
-            }
-            if is_admin {
-                add("403", "Signed in, but not an administrator");
-            }
-            if is_api {
-                add(
-                    "429",
-                    "Too many requests; retry after `Retry-After` seconds",
-                );
-                add(
-                    "503",
-                    "The request timed out or a dependency is unavailable; retry later",
-                );
-                if let Some(RefOr::T(r)) = op.responses.responses.get_mut("429") {
-                    r.headers
-                        .entry("Retry-After".to_owned())
-                        .or_insert_with(|| {
-                            utoipa::openapi::Header::new(Schema::Object(
-                                utoipa::openapi::schema::ObjectBuilder::new()
-                                    .schema_type(utoipa::openapi::schema::Type::Integer)
-                                    .build(),
-                            ))
-                        });
-                }
-            }
+            complete_operation(op, is_api, is_admin);
         }
     }
     doc
+}
+
+/// Adds to one operation the error responses its shape implies (see
+/// [`complete`]).
+fn complete_operation(op: &mut utoipa::openapi::path::Operation, is_api: bool, is_admin: bool) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::RefOr;
+
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let has_path = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Path));
+    let has_header = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Header));
+    let has_query = params
+        .iter()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    // A body described by a named schema is read by the typed JSON
+    // extractor; a free-form one (the provider's webhook) is read raw.
+    let typed_json = op.request_body.as_ref().is_some_and(|body| {
+        body.content
+            .get("application/json")
+            .and_then(|c| c.schema.as_ref())
+            .is_some_and(|s| matches!(s, RefOr::Ref(_)))
+    });
+    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = op.request_body.is_some();
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| error_response(description));
+    };
+    if typed_json {
+        add(
+            "400",
+            "Malformed JSON, or a field missing, of the wrong type or out of range",
+        );
+        add(
+            "415",
+            "The body is not sent as `Content-Type: application/json`",
+        );
+    }
+    if has_body {
+        add(
+            "413",
+            "The body is larger than `server.body_limit_bytes` (64 KiB by default)",
+        );
+    }
+    if has_path || has_header || has_query {
+        add("400", "A parameter that does not parse or is out of range");
+    }
+    if has_path {
+        add("404", "No such resource");
+    }
+    if secured {
+        add(
+            "401",
+            "A missing, malformed, expired or revoked access token",
+        );
+    }
+    if is_admin {
+        add("403", "Signed in, but not an administrator");
+    }
+    if is_api {
+        add(
+            "429",
+            "Too many requests; retry after `Retry-After` seconds",
+        );
+        add(
+            "503",
+            "The request timed out or a dependency is unavailable; retry later",
+        );
+        retry_after(op);
+    }
+}
+
+/// Documents the `Retry-After` header of an operation's 429.
+fn retry_after(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::{RefOr, Schema};
+
+    if let Some(RefOr::T(r)) = op.responses.responses.get_mut("429") {
+        r.headers
+            .entry("Retry-After".to_owned())
+            .or_insert_with(|| {
+                utoipa::openapi::Header::new(Schema::Object(
+                    utoipa::openapi::schema::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer)
+                        .build(),
+                ))
+            });
+    }
 }
 
 fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {

@@ -115,39 +115,52 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let clock = Arc::new(HeadClock::new(limits));
-        let io = TokioIo::new(Watched {
-            inner: stream,
-            clock: clock.clone(),
-        });
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().call(req.map(Body::new))
-        });
-        let conn = h1
-            .clone()
-            .timer(ConnTimer(clock))
-            .serve_connection(io, service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            let open = metrics::gauge!("http_connections_open");
-            open.increment(1.0);
-            if let Err(e) = conn.await {
-                if e.is_timeout() {
-                    metrics::counter!("http_connection_timeouts_total").increment(1);
-                }
-                // Timeouts and clients that go away are routine.
-                tracing::debug!(%peer, error = %e, "connection closed with an error");
-            }
-            open.decrement(1.0);
-            drop(permit);
-        });
+        spawn_connection(&h1, &graceful, &app, limits, (stream, peer), permit);
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Serves one accepted connection on a task of its own, holding its slot
+/// until it closes.
+fn spawn_connection(
+    h1: &http1::Builder,
+    graceful: &GracefulShutdown,
+    app: &Router,
+    limits: ConnectionLimits,
+    (stream, peer): (tokio::net::TcpStream, std::net::SocketAddr),
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let _ = stream.set_nodelay(true);
+    let clock = Arc::new(HeadClock::new(limits));
+    let io = TokioIo::new(Watched {
+        inner: stream,
+        clock: clock.clone(),
+    });
+    let app = app.clone();
+    let service = hyper::service::service_fn(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().call(req.map(Body::new))
+    });
+    let conn = h1
+        .clone()
+        .timer(ConnTimer(clock))
+        .serve_connection(io, service);
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        let open = metrics::gauge!("http_connections_open");
+        open.increment(1.0);
+        if let Err(e) = conn.await {
+            if e.is_timeout() {
+                metrics::counter!("http_connection_timeouts_total").increment(1);
+            }
+            // Timeouts and clients that go away are routine.
+            tracing::debug!(%peer, error = %e, "connection closed with an error");
+        }
+        open.decrement(1.0);
+        drop(permit);
+    });
 }
 
 /// Errors of one connection that leave the listener fine.

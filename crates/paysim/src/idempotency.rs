@@ -69,17 +69,7 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
                 .into_response()
             })
         }
-        Begun::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut res = (status, body).into_response();
-            let headers = res.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            headers.insert(REPLAYED, HeaderValue::from_static("true"));
-            with_key(res, &key)
-        }
+        Begun::Replay { status, body } => replay(status, body, &key),
         Begun::InFlight => StripeError::idempotency(
             StatusCode::CONFLICT,
             format!(
@@ -93,24 +83,43 @@ pub(crate) async fn layer(State(state): State<AppState>, req: Request, next: Nex
         Begun::Mismatch {
             method,
             path: first,
-        } => {
-            let message = if first != path || method != parts.method.as_str() {
-                format!(
-                    "Keys for idempotent requests can only be used for the same endpoint they \
-                     were first used for ('{method} {first}' vs '{} {path}'). Try using a key \
-                     other than '{key}' if you meant to execute a different request.",
-                    parts.method
-                )
-            } else {
-                format!(
-                    "Keys for idempotent requests can only be used with the same parameters they \
-                     were first used with. Try using a key other than '{key}' if you meant to \
-                     execute a different request."
-                )
-            };
-            StripeError::idempotency(StatusCode::BAD_REQUEST, message).into_response()
-        }
+        } => mismatch(&key, (&method, &first), (parts.method.as_str(), &path)),
     }
+}
+
+/// The first answer given for the key, marked as a replay.
+fn replay(status: u16, body: Vec<u8>, key: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = (status, body).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    with_key(res, key)
+}
+
+/// A key reused for another endpoint or other parameters, in Stripe's words.
+fn mismatch(
+    key: &str,
+    (method, first): (&str, &str),
+    (now_method, path): (&str, &str),
+) -> Response {
+    let message = if first != path || method != now_method {
+        format!(
+            "Keys for idempotent requests can only be used for the same endpoint they \
+             were first used for ('{method} {first}' vs '{now_method} {path}'). Try using a key \
+             other than '{key}' if you meant to execute a different request."
+        )
+    } else {
+        format!(
+            "Keys for idempotent requests can only be used with the same parameters they \
+             were first used with. Try using a key other than '{key}' if you meant to \
+             execute a different request."
+        )
+    };
+    StripeError::idempotency(StatusCode::BAD_REQUEST, message).into_response()
 }
 
 /// Runs the claimed request and saves its response (or releases the key).

@@ -323,6 +323,36 @@ fn price(field: &str, v: &Option<String>, errors: &mut Vec<ValidationError>) -> 
     }
 }
 
+fn brand(raw: Option<&str>, errors: &mut Vec<ValidationError>) -> Option<String> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(b) if b.chars().count() > 100 => {
+            errors.push(ValidationError::new(
+                "brand",
+                "must be at most 100 characters",
+            ));
+            None
+        }
+        Some(b) => Some(b.to_owned()),
+        None => None,
+    }
+}
+
+fn limit(raw: Option<&str>, errors: &mut Vec<ValidationError>) -> Option<u32> {
+    match raw {
+        None => Some(DEFAULT_LIMIT),
+        Some(l) => match l.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+            _ => {
+                errors.push(ValidationError::new(
+                    "limit",
+                    "must be a whole number from 1 to 100",
+                ));
+                None
+            }
+        },
+    }
+}
+
 impl SearchParams {
     /// Validates every parameter and reports all problems at once.
     pub fn parse(raw: &SearchQuery) -> Result<SearchParams, DomainError> {
@@ -344,22 +374,7 @@ impl SearchParams {
             Some(c) => CategoryRef::parse(c).map_err(|e| errors.push(e)).ok(),
             None => None,
         };
-        let brand = match raw
-            .brand
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            Some(b) if b.chars().count() > 100 => {
-                errors.push(ValidationError::new(
-                    "brand",
-                    "must be at most 100 characters",
-                ));
-                None
-            }
-            Some(b) => Some(b.to_owned()),
-            None => None,
-        };
+        let brand = brand(raw.brand.as_deref(), &mut errors);
         let min_price = price("min_price", &raw.min_price, &mut errors);
         let max_price = price("max_price", &raw.max_price, &mut errors);
         if let (Some(lo), Some(hi)) = (min_price, max_price) {
@@ -375,19 +390,7 @@ impl SearchParams {
             None if text.is_some() => Some(Sort::Relevance),
             None => Some(Sort::Popularity),
         };
-        let limit = match raw.limit.as_deref() {
-            None => Some(DEFAULT_LIMIT),
-            Some(l) => match l.trim().parse::<u32>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
-                _ => {
-                    errors.push(ValidationError::new(
-                        "limit",
-                        "must be a whole number from 1 to 100",
-                    ));
-                    None
-                }
-            },
-        };
+        let limit = limit(raw.limit.as_deref(), &mut errors);
         let cursor = match raw.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(c) => Cursor::decode(c).map_err(|e| errors.push(e)).ok(),
             None => None,

@@ -17,7 +17,7 @@ use super::import::{ImportCounts, ProductDraft};
 use super::model::{CategoryNode, ProductDetail};
 use super::search::{
     BrandCount, CategoryCount, Facets, PriceBand, SearchParams, SearchQuery, SearchResult,
-    SearchText, Sort, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
+    SearchText, Sort, StoreFacets, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
 };
 use super::spelling::best_correction;
 use super::tree::CategoryIndex;
@@ -174,37 +174,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         } else {
             None
         };
-        let f = page.facets;
-        let facets = Facets {
-            categories: f
-                .categories
-                .into_iter()
-                .filter_map(|(key, count)| {
-                    idx.by_key(key).map(|c| CategoryCount {
-                        id: c.id,
-                        slug: c.slug.as_str().to_owned(),
-                        name: c.name.clone(),
-                        count,
-                    })
-                })
-                .collect(),
-            brands: f
-                .brands
-                .into_iter()
-                .map(|(value, count)| BrandCount { value, count })
-                .collect(),
-            price: f
-                .price_bands
-                .into_iter()
-                .filter_map(|(band, count)| {
-                    Some(PriceBand {
-                        min: *PRICE_BANDS.get(band)?,
-                        max: PRICE_BANDS.get(band + 1).copied(),
-                        count,
-                    })
-                })
-                .collect(),
-        };
+        let facets = facets_of(page.facets, &idx);
         Ok(SearchResult {
             items: page.hits.into_iter().map(|h| h.product).collect(),
             total: page.total,
@@ -361,5 +331,40 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         let counts = self.store.import(drafts, progress).await?;
         self.refresh_version().await?;
         Ok(counts)
+    }
+}
+
+/// A store's facet counts as the shop shows them: categories by id, slug
+/// and name, price bands by their bounds.
+fn facets_of(f: StoreFacets, idx: &CategoryIndex) -> Facets {
+    Facets {
+        categories: f
+            .categories
+            .into_iter()
+            .filter_map(|(key, count)| {
+                idx.by_key(key).map(|c| CategoryCount {
+                    id: c.id,
+                    slug: c.slug.as_str().to_owned(),
+                    name: c.name.clone(),
+                    count,
+                })
+            })
+            .collect(),
+        brands: f
+            .brands
+            .into_iter()
+            .map(|(value, count)| BrandCount { value, count })
+            .collect(),
+        price: f
+            .price_bands
+            .into_iter()
+            .filter_map(|(band, count)| {
+                Some(PriceBand {
+                    min: *PRICE_BANDS.get(band)?,
+                    max: PRICE_BANDS.get(band + 1).copied(),
+                    count,
+                })
+            })
+            .collect(),
     }
 }

@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::{
     Address, AddressInput, Idempotency, NewOrder, Order, OrderFilter, OrderLine, OrderOwner,
-    OrderStatus, PlaceOutcome, PriceChange,
+    OrderStatus, PlaceOutcome, PriceChange, ShippingMethod, Totals,
 };
-use crate::cart::{CartError, CartRef, CartService};
+use crate::cart::{CartError, CartLineRecord, CartRef, CartService};
 use crate::identity::Email;
 use crate::ports::{CartStore, CheckoutStore, OrderStore};
 use crate::shop::ShopConfig;
@@ -135,35 +135,7 @@ impl<S: CartStore + CheckoutStore + OrderStore> CheckoutService<S> {
         who: &CartRef,
         req: CheckoutRequest,
     ) -> Result<Placed, CheckoutError> {
-        let mut errors = Vec::new();
-        let address = Address::parse(&req.address)
-            .map_err(|e| errors.extend(e))
-            .ok();
-        let method = self
-            .config
-            .pricing
-            .method(&req.shipping_method)
-            .map_err(|e| errors.push(e))
-            .ok();
-        let guest_email = match who {
-            CartRef::Guest(_) => match req.email.as_deref() {
-                Some(e) => Email::parse(e).map_err(|e| errors.push(e)).ok(),
-                None => {
-                    errors.push(ValidationError::new(
-                        "email",
-                        "is required to check out as a guest",
-                    ));
-                    None
-                }
-            },
-            CartRef::User { .. } => None,
-        };
-        let (Some(address), Some(method)) = (address, method) else {
-            return Err(CheckoutError::Validation(errors));
-        };
-        if !errors.is_empty() {
-            return Err(CheckoutError::Validation(errors));
-        }
+        let (address, method, guest_email) = self.validate(who, &req)?;
         let cart_id = self.carts.cart_id(who).await?;
         let (scope, actor) = match who {
             CartRef::Guest(_) => (format!("cart:{cart_id}"), "guest".to_owned()),
@@ -186,22 +158,7 @@ impl<S: CartStore + CheckoutStore + OrderStore> CheckoutService<S> {
                 product_id: l.product_id,
             });
         }
-        let pricing = &self.config.pricing;
-        let tax_bp = pricing.tax_bp(Some(&address.country), address.region.as_deref());
-        // Exact totals, and no more than one payment may take: an order
-        // that could never be paid must not hold stock.
-        let max = crate::MAX_AMOUNT;
-        let totals = pricing
-            .totals(
-                lines.iter().map(|l| (l.unit_price, l.quantity)),
-                Some(method),
-                tax_bp,
-            )
-            .map_err(|_| CheckoutError::TotalTooLarge { total: None, max })?;
-        let totals = totals.payable().map_err(|_| CheckoutError::TotalTooLarge {
-            total: Some(totals.total),
-            max,
-        })?;
+        let totals = self.totals(&lines, method, &address)?;
         if let CartRef::User { user_id, .. } = who {
             self.check_unpaid_orders(*user_id).await?;
         }
@@ -217,7 +174,7 @@ impl<S: CartStore + CheckoutStore + OrderStore> CheckoutService<S> {
                 email: email.to_string(),
                 token_hash: (self.config.tokens.hash)(token),
             },
-            _ => return Err(CheckoutError::Validation(errors)),
+            _ => return Err(CheckoutError::Validation(Vec::new())),
         };
         let window = i64::try_from(self.config.payment_window.as_millis()).unwrap_or(i64::MAX);
         let new = NewOrder {
@@ -247,7 +204,81 @@ impl<S: CartStore + CheckoutStore + OrderStore> CheckoutService<S> {
             created_at: now,
             expires_at: now.saturating_add(window),
         };
-        match self.store.place_order(&new).await? {
+        let outcome = self.store.place_order(&new).await?;
+        self.answer(who, outcome, order_token)
+    }
+
+    /// The address, shipping method and (for a guest) e-mail of a
+    /// checkout, every problem with them reported at once.
+    fn validate(
+        &self,
+        who: &CartRef,
+        req: &CheckoutRequest,
+    ) -> Result<(Address, &ShippingMethod, Option<Email>), CheckoutError> {
+        let mut errors = Vec::new();
+        let address = Address::parse(&req.address)
+            .map_err(|e| errors.extend(e))
+            .ok();
+        let method = self
+            .config
+            .pricing
+            .method(&req.shipping_method)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let guest_email = match who {
+            CartRef::Guest(_) => match req.email.as_deref() {
+                Some(e) => Email::parse(e).map_err(|e| errors.push(e)).ok(),
+                None => {
+                    errors.push(ValidationError::new(
+                        "email",
+                        "is required to check out as a guest",
+                    ));
+                    None
+                }
+            },
+            CartRef::User { .. } => None,
+        };
+        let (Some(address), Some(method)) = (address, method) else {
+            return Err(CheckoutError::Validation(errors));
+        };
+        if !errors.is_empty() {
+            return Err(CheckoutError::Validation(errors));
+        }
+        Ok((address, method, guest_email))
+    }
+
+    /// The order's exact totals, no more than one payment may take: an
+    /// order that could never be paid must not hold stock.
+    fn totals(
+        &self,
+        lines: &[CartLineRecord],
+        method: &ShippingMethod,
+        address: &Address,
+    ) -> Result<Totals, CheckoutError> {
+        let pricing = &self.config.pricing;
+        let tax_bp = pricing.tax_bp(Some(&address.country), address.region.as_deref());
+        let max = crate::MAX_AMOUNT;
+        let totals = pricing
+            .totals(
+                lines.iter().map(|l| (l.unit_price, l.quantity)),
+                Some(method),
+                tax_bp,
+            )
+            .map_err(|_| CheckoutError::TotalTooLarge { total: None, max })?;
+        totals.payable().map_err(|_| CheckoutError::TotalTooLarge {
+            total: Some(totals.total),
+            max,
+        })
+    }
+
+    /// What the checkout transaction's outcome means to the customer.
+    fn answer(
+        &self,
+        who: &CartRef,
+        outcome: PlaceOutcome,
+        order_token: Option<String>,
+    ) -> Result<Placed, CheckoutError> {
+        match outcome {
             PlaceOutcome::Created(order) => Ok(Placed {
                 order: *order,
                 order_token,

@@ -193,7 +193,12 @@ impl<S: OrderStore + PaymentStore + RefundStore> PaymentService<S> {
                 "payment {id} succeeded but order {order_id} could not take it"
             ))));
         }
-        // The order as it is now, with this payment among its own.
+        self.outcome_of(order_id, id).await
+    }
+
+    /// What a payment came to, with its order as it is now (the payment
+    /// among its own).
+    async fn outcome_of(&self, order_id: Uuid, id: Uuid) -> Result<PayOutcome, PaymentError> {
         let order = self
             .store
             .order(order_id)

@@ -54,24 +54,7 @@ pub(super) async fn charge(
         failure_message: decline.map(|(_, _, message)| message.into()),
         created: now(),
     };
-    sqlx::query(
-        "INSERT INTO charges (id, payment_intent, payment_method, amount, amount_captured, \
-         currency, status, captured, failure_code, failure_message, created) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&charge.id)
-    .bind(&charge.payment_intent)
-    .bind(&charge.payment_method)
-    .bind(charge.amount)
-    .bind(charge.amount_captured)
-    .bind(&charge.currency)
-    .bind(&charge.status)
-    .bind(charge.captured)
-    .bind(&charge.failure_code)
-    .bind(&charge.failure_message)
-    .bind(charge.created)
-    .execute(&mut *conn)
-    .await?;
+    insert_charge(conn, &charge).await?;
     intent.latest_charge = Some(charge.id.clone());
     if decline.is_some() {
         let error = StripeError::decline(pm.behavior(), &charge.id, &pm);
@@ -100,6 +83,29 @@ pub(super) async fn charge(
     save(conn, &intent, from).await?;
     record_event(conn, event, intent.to_json()).await?;
     Ok(ConfirmOutcome::Done(intent))
+}
+
+/// Records a charge, succeeded or failed.
+async fn insert_charge(conn: &mut SqliteConnection, charge: &Charge) -> Result<(), LedgerError> {
+    sqlx::query(
+        "INSERT INTO charges (id, payment_intent, payment_method, amount, amount_captured, \
+         currency, status, captured, failure_code, failure_message, created) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&charge.id)
+    .bind(&charge.payment_intent)
+    .bind(&charge.payment_method)
+    .bind(charge.amount)
+    .bind(charge.amount_captured)
+    .bind(&charge.currency)
+    .bind(&charge.status)
+    .bind(charge.captured)
+    .bind(&charge.failure_code)
+    .bind(&charge.failure_message)
+    .bind(charge.created)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Writes the intent's mutable fields, provided it still has status `from`.

@@ -40,67 +40,7 @@ pub(super) async fn run(
     let mut counts = ImportCounts::default();
     let mut done = 0u64;
     for chunk in drafts.chunks(BATCH) {
-        let mut category_keys = Vec::with_capacity(chunk.len());
-        for d in chunk {
-            category_keys.push(
-                keys.get(&import_plan::slug_of(d))
-                    .copied()
-                    .ok_or_else(|| StoreError::Internal("category missing after insert".into()))?,
-            );
-        }
-        let attributes = chunk
-            .iter()
-            .map(|d| serde_json::to_string(&d.attributes))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let inserted: Vec<bool> = sqlx::query_scalar(UPSERT)
-            .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|d| d.sku.as_str().to_owned())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|d| d.name.to_lowercase())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|d| d.brand.clone()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|d| d.brand.as_ref().map(|b| b.to_lowercase()))
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                chunk
-                    .iter()
-                    .map(|d| d.description.clone())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|d| d.price.amount()).collect::<Vec<_>>())
-            .bind(
-                chunk
-                    .iter()
-                    .map(|d| d.price.currency().as_str().to_owned())
-                    .collect::<Vec<_>>(),
-            )
-            .bind(category_keys)
-            .bind(
-                chunk
-                    .iter()
-                    .map(import_plan::category_text)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(chunk.iter().map(|d| d.image.clone()).collect::<Vec<_>>())
-            .bind(chunk.iter().map(|d| d.popularity).collect::<Vec<_>>())
-            .bind(attributes)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+        let inserted = upsert(&mut tx, chunk, &keys).await?;
         let new = inserted.iter().filter(|i| **i).count() as u64;
         counts.imported += new;
         counts.updated += inserted.len() as u64 - new;
@@ -142,6 +82,76 @@ pub(super) async fn run(
             .map_err(db)?;
     }
     Ok(counts)
+}
+
+/// Upserts one batch of products by SKU; for each row written, whether it
+/// was new (rows that did not change are not returned).
+async fn upsert(
+    tx: &mut Transaction<'_, Postgres>,
+    chunk: &[ProductDraft],
+    keys: &HashMap<String, i64>,
+) -> Result<Vec<bool>, StoreError> {
+    let mut category_keys = Vec::with_capacity(chunk.len());
+    for d in chunk {
+        category_keys.push(
+            keys.get(&import_plan::slug_of(d))
+                .copied()
+                .ok_or_else(|| StoreError::Internal("category missing after insert".into()))?,
+        );
+    }
+    let attributes = chunk
+        .iter()
+        .map(|d| serde_json::to_string(&d.attributes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    sqlx::query_scalar(UPSERT)
+        .bind(chunk.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|d| d.sku.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|d| d.name.clone()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|d| d.name.to_lowercase())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|d| d.brand.clone()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|d| d.brand.as_ref().map(|b| b.to_lowercase()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chunk
+                .iter()
+                .map(|d| d.description.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|d| d.price.amount()).collect::<Vec<_>>())
+        .bind(
+            chunk
+                .iter()
+                .map(|d| d.price.currency().as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .bind(category_keys)
+        .bind(
+            chunk
+                .iter()
+                .map(import_plan::category_text)
+                .collect::<Vec<_>>(),
+        )
+        .bind(chunk.iter().map(|d| d.image.clone()).collect::<Vec<_>>())
+        .bind(chunk.iter().map(|d| d.popularity).collect::<Vec<_>>())
+        .bind(attributes)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db)
 }
 
 /// Creates the categories the drafts need; returns every slug's key.

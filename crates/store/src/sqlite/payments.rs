@@ -157,17 +157,7 @@ impl PaymentStore for SqliteStore {
                 error,
                 next_attempt_at,
             } => {
-                sqlx::query(
-                    "UPDATE payments SET status = 'queued', message = $1, \
-                     next_attempt_at = $2, updated_at = $3 WHERE id = $4",
-                )
-                .bind(error)
-                .bind(next_attempt_at)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+                requeue(&mut tx, id, error, *next_attempt_at, now).await?;
                 true
             }
         };
@@ -446,6 +436,28 @@ async fn end(
     .bind(now)
     .bind(now.saturating_add(grace_ms))
     .bind(order_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Puts a payment back in the queue, due at `next_attempt_at`.
+async fn requeue(
+    conn: &mut SqliteConnection,
+    id: Uuid,
+    error: &str,
+    next_attempt_at: UnixMillis,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE payments SET status = 'queued', message = $1, \
+         next_attempt_at = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(error)
+    .bind(next_attempt_at)
+    .bind(now)
     .bind(id)
     .execute(&mut *conn)
     .await

@@ -13,6 +13,7 @@ use emporium_domain::inventory::{
 };
 use emporium_domain::ports::StockStore;
 use emporium_domain::StoreError;
+use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use super::SqliteStore;
@@ -47,16 +48,7 @@ impl StockStore for SqliteStore {
     ) -> Result<StockChangeOutcome, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         // A product without a row has none on hand and none reserved.
-        sqlx::query(
-            "INSERT INTO inventory (product_id, on_hand, reserved, updated_at) \
-             SELECT id, 0, 0, $2 FROM products WHERE id = $1 \
-             ON CONFLICT (product_id) DO NOTHING",
-        )
-        .bind(product_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        ensure_row(&mut tx, product_id, now).await?;
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT on_hand, reserved FROM inventory WHERE product_id = $1")
                 .bind(product_id)
@@ -114,20 +106,7 @@ impl StockStore for SqliteStore {
                 "stock of {product_id} moved while locked"
             )));
         }
-        sqlx::query(
-            "INSERT INTO stock_movements \
-             (product_id, on_hand_before, on_hand_after, reason, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(product_id)
-        .bind(before)
-        .bind(after)
-        .bind(reason)
-        .bind(actor)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        record_movement(&mut tx, product_id, (before, after), reason, actor, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(StockChangeOutcome::Changed(level))
     }
@@ -163,4 +142,51 @@ impl StockStore for SqliteStore {
         .map(|r| r.rows_affected())
         .map_err(db)
     }
+}
+
+/// Gives a product an inventory row (none on hand, none reserved) if it
+/// has none.
+async fn ensure_row(
+    conn: &mut SqliteConnection,
+    product_id: Uuid,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO inventory (product_id, on_hand, reserved, updated_at) \
+         SELECT id, 0, 0, $2 FROM products WHERE id = $1 \
+         ON CONFLICT (product_id) DO NOTHING",
+    )
+    .bind(product_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Records a change of stock on hand, `(before, after)`, for the audit
+/// trail.
+async fn record_movement(
+    conn: &mut SqliteConnection,
+    product_id: Uuid,
+    (before, after): (i64, i64),
+    reason: &str,
+    actor: &str,
+    now: UnixMillis,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO stock_movements \
+         (product_id, on_hand_before, on_hand_after, reason, actor, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(product_id)
+    .bind(before)
+    .bind(after)
+    .bind(reason)
+    .bind(actor)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
