@@ -1,7 +1,15 @@
 //! `emporium bench`: replays the real query mix against a running server
 //! (open loop at a fixed arrival rate, closed loop at fixed concurrencies)
 //! and, with `--direct`, straight against the store with no cache, so the
-//! server's cost over its database shows as a ratio.
+//! server's cost over its database shows as a ratio. With `--checkout`
+//! it also times guest checkouts ([`checkout`]), with `--payments` the
+//! payment path and the queue's drain ([`payments`]).
+//!
+//! Where the load tooling lives: the engine (query mix, open and closed
+//! loops, histograms) is the `emporium-bench` crate (`crates/bench`); this
+//! module and its two children are the `emporium bench` command; the query
+//! data is `bench/queries.jsonl.gz`; the scripts that run whole benchmarks
+//! are `scripts/bench*.sh`, and the figures are in `docs/benchmarks.md`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +22,9 @@ use emporium_bench::{
 use emporium_cache::AnyCache;
 use emporium_domain::catalog::{CatalogService, SearchParams, SearchQuery};
 use emporium_domain::ports::CatalogStore;
+
+mod checkout;
+mod payments;
 
 use crate::cli::BenchArgs;
 use crate::config::Config;
@@ -245,7 +256,7 @@ async fn checkouts(
     let store = startup::open_store(config).await?;
     for (c, search) in closed {
         let duration = Duration::from_secs(args.duration.max(1));
-        let r = crate::bench_checkout::run(args.addr, &store, *c, duration).await?;
+        let r = checkout::run(args.addr, &store, *c, duration).await?;
         println!("{r}");
         println!(
             "ratio at c={c}: checkout p95 / search p95 = {:.2}",
@@ -265,7 +276,7 @@ async fn payment_queue(
     reports: &mut Vec<Report>,
 ) -> anyhow::Result<()> {
     let store = startup::open_store(config).await?;
-    let (healthy, drained) = crate::bench_payments::run(
+    let (healthy, drained) = payments::run(
         args.addr,
         &args.paysim,
         &store,

@@ -3,8 +3,6 @@
 
 pub mod accounts;
 pub mod bench;
-mod bench_checkout;
-mod bench_payments;
 pub mod cli;
 pub mod config;
 mod jobs;
