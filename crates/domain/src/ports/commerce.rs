@@ -190,9 +190,3 @@ pub trait StockStore: Send + Sync + 'static {
         now: UnixMillis,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
-
-/// Everything a shop's commerce needs from one database: carts, checkout,
-/// orders and stock (each adapter implements all four).
-pub trait CommerceStore: CartStore + CheckoutStore + OrderStore + StockStore {}
-
-impl<S: CartStore + CheckoutStore + OrderStore + StockStore> CommerceStore for S {}

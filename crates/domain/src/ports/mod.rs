@@ -8,7 +8,7 @@ mod payments;
 mod shared_state;
 
 pub use catalog::{CatalogStore, CategoryRow};
-pub use commerce::{CartStore, CheckoutStore, CommerceStore, OrderStore, StockStore};
+pub use commerce::{CartStore, CheckoutStore, OrderStore, StockStore};
 pub use identity::IdentityStore;
 pub use payments::{PaymentStore, RefundStore};
 pub use shared_state::{Cache, RateLimiter, RevocationStore};

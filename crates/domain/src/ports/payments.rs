@@ -13,7 +13,7 @@ use crate::StoreError;
 
 /// Where payments, refunds and the provider's webhook events are recorded
 /// (the same database as orders: a payment's state and its order's change
-/// in one transaction). Like [`CommerceStore`](super::CommerceStore), every change is a
+/// in one transaction). Like the commerce ports, every change is a
 /// conditional update, so concurrent requests, workers on several
 /// instances and webhooks settle each payment once.
 pub trait PaymentStore: Send + Sync + 'static {

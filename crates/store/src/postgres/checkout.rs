@@ -1,5 +1,5 @@
 //! The checkout transaction (see `crate::commerce` for the guarantees):
-//! the five steps of `CommerceStore::place_order`, in one write
+//! the five steps of `CheckoutStore::place_order`, in one write
 //! transaction that commits only a created order or re-priced cart lines.
 //!
 //! The idempotency key is claimed by reading it under a lock that is held
