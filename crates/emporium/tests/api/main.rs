@@ -2,6 +2,7 @@
 //! in a temp dir, or a PostgreSQL database created and dropped), seeded
 //! with the small fixture catalog. `TEST_LOG=1` shows the server's logs.
 
+#![allow(clippy::too_many_lines, reason = "a test reads as one story")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

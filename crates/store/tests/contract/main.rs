@@ -3,6 +3,7 @@
 //! `EMPORIUM_TEST_DATABASE_URL` points at the server, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`).
 
+#![allow(clippy::too_many_lines, reason = "a test reads as one story")]
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
