@@ -22,4 +22,4 @@ http {
     include emporium.conf;
 }
 CONF
-nginx -t -p "$prefix" -c "$prefix/nginx.conf"
+"$(command -v nginx || echo /usr/sbin/nginx)" -t -p "$prefix" -c "$prefix/nginx.conf"
