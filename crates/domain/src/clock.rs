@@ -12,6 +12,11 @@ pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
     fn now_ms(&self) -> UnixMillis;
 }
 
+/// A duration in milliseconds, as the shop counts time (saturating).
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The system's clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
@@ -20,7 +25,7 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> UnixMillis {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .map_or(0, millis)
     }
 }
 
@@ -36,8 +41,7 @@ impl ManualClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
-        self.0.fetch_add(by, Ordering::SeqCst);
+        self.0.fetch_add(millis(by), Ordering::SeqCst);
     }
 }
 

@@ -321,9 +321,7 @@ impl<S: CartStore> CartService<S> {
         key_lifetime: std::time::Duration,
     ) -> Result<(u64, u64), CartError> {
         let now = self.now();
-        let ago = |d: std::time::Duration| {
-            now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        };
+        let ago = |d| now.saturating_sub(crate::clock::millis(d));
         Ok(self.store.purge_stale(ago(idle), ago(key_lifetime)).await?)
     }
 

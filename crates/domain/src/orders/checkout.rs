@@ -176,7 +176,7 @@ impl<S: CartStore + CheckoutStore + OrderStore> CheckoutService<S> {
             },
             _ => return Err(CheckoutError::Validation(Vec::new())),
         };
-        let window = i64::try_from(self.config.payment_window.as_millis()).unwrap_or(i64::MAX);
+        let window = crate::clock::millis(self.config.payment_window);
         let new = NewOrder {
             id,
             owner,

@@ -66,9 +66,7 @@ impl std::fmt::Debug for Payments {
     }
 }
 
-pub(super) fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
+pub(super) use crate::clock::millis as ms;
 
 /// The queue's backoff before attempt `attempts + 1`: base × 2^(attempts−1),
 /// capped, with jitter in [½, 1] so that a recovered provider is not hit by
