@@ -4,7 +4,9 @@
 # tests against the real server, paysim's), then schemathesis over the
 # OpenAPI document (scripts/fuzz.sh), then `nginx -t` over the gateway's
 # configuration (deploy/nginx), then the storefront's
-# end-to-end tests in headless Chromium (e2e/, scripts/e2e.sh). Needs
+# end-to-end tests in headless Chromium (e2e/, scripts/e2e.sh), then the
+# failure drills on the local cluster (scripts/drill.sh, which starts and
+# removes it). Needs
 # PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379, Node.js 20+
 # and Debian's chromium (installed here when missing and apt-get can run;
 # see README.md; .ci/run prepares all of it), and python3 for the API
@@ -37,3 +39,8 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
 fi
 cargo build -p emporium
 bash scripts/e2e.sh
+
+# Failure drills on the local cluster (nginx, auth and API instances, a
+# worker, PostgreSQL primary + streaming replica, a Redis Cluster): each
+# fault under steady traffic through the gateway (scripts/drill.sh).
+bash scripts/drill.sh

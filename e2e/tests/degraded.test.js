@@ -6,8 +6,11 @@
 // The provider outage is real: right after the card is tokenized the test
 // switches on paysim's "down" fault (`POST /_control/faults`, with the
 // simulator's secret key), so the shop's payment call fails and is queued.
-// The 429 and 503 answers are played by the browser (request routing):
-// the shop has no switch to produce them on demand.
+// The 429 and 503 answers, and the shop's degraded status (no primary
+// database: browsing only), are played by the browser (request routing):
+// the embedded shop has no switch to produce them on demand. The real
+// database outage is shown by the API tests (tests/api/failover.rs) and the
+// drills (scripts/drill.sh).
 
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -79,5 +82,33 @@ describe("storefront: degraded states", () => {
     await page.getByRole("button", { name: "Try again" }).click();
     await page.locator("#results").waitFor();
     await finish(tab, "degraded-503-429-recovered");
+  });
+
+  it("degraded: a banner says checkout is paused, the button is disabled, and both go when the shop recovers", async () => {
+    const tab = await openPage(browser);
+    const { page } = tab;
+    let degraded = true;
+    await page.route("**/api/status", (route) => route.fulfill({
+      status: 200, contentType: "application/json",
+      body: JSON.stringify(degraded
+        ? { status: "degraded", writes: false, message: "You can browse the shop; checkout is paused for a moment." }
+        : { status: "ok", writes: true }),
+    }));
+    await page.goto(shop.url);
+    await addFirstResult(page, "usb cable");
+    await page.goto(`${shop.url}/checkout`);
+    const banner = page.locator("#degraded");
+    await banner.getByText("checkout is paused").waitFor();
+    const button = page.locator("#place-order");
+    await button.waitFor();
+    assert.equal(await button.isDisabled(), true, "checkout is disabled while degraded");
+    await page.screenshot({ path: join(SCREENSHOTS, "degraded-banner.png"), fullPage: true }).catch(() => {});
+
+    degraded = false; // the shop recovers: the next poll (or a reload) clears the banner
+    await page.reload();
+    await page.locator("#place-order").waitFor();
+    await page.waitForFunction(() => document.getElementById("degraded").hidden);
+    assert.equal(await page.locator("#place-order").isDisabled(), false, "checkout is enabled again");
+    await finish(tab, "degraded-banner-recovered");
   });
 });

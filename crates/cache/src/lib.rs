@@ -10,15 +10,21 @@
 //! A Redis failure never fails a request: errors are logged, counted
 //! (`cache_errors_total`, `rate_limiter_errors_total`,
 //! `revocation_errors_total`) and answered from what this instance knows
-//! (a cache miss, the in-process limiter, the in-process revocation set).
-//! One [`ConnectionManager`] (see [`connect_redis`]) can serve all three.
+//! (a cache miss, the in-process limiter, the in-process revocation set);
+//! each Redis call is bounded (500 ms), and after a failure Redis is left
+//! alone for a second, so an outage does not slow every request down.
+//! One [`RedisConn`] (see [`connect_redis`]) can serve all three, whether
+//! it reaches a single server or a Redis Cluster.
 
+mod conn;
 pub mod limiter;
 pub mod revocation;
 
+pub use conn::{connect_redis, RedisConn};
 pub use limiter::{Limiter, MemoryLimiter, RedisLimiter};
 pub use revocation::Revocations;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,7 +32,6 @@ use emporium_domain::ports::Cache;
 pub use emporium_domain::CacheError;
 use moka::future::Cache as Moka;
 use moka::Expiry;
-use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 /// The configured cache; a fixed set of backends, so an enum.
@@ -77,30 +82,35 @@ impl MemoryCache {
 }
 
 /// A Redis cache; keys are prefixed so that several shops (or test runs)
-/// can share one Redis.
+/// can share one Redis. Each entry is one key (`{prefix}{key}`), so a
+/// cluster spreads entries over all its masters.
 #[derive(Clone)]
 pub struct RedisCache {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
+    breaker: Arc<Breaker>,
 }
 
 impl RedisCache {
-    /// Connects (and checks the connection) to `url`.
-    pub async fn connect(url: &str, prefix: &str) -> Result<RedisCache, CacheError> {
-        Ok(RedisCache::new(connect_redis(url).await?, prefix))
+    /// Connects (and checks the connection) to the Redis that `urls` names:
+    /// one URL, or several comma-separated seed nodes of a cluster (see
+    /// [`connect_redis`]).
+    pub async fn connect(urls: &str, prefix: &str) -> Result<RedisCache, CacheError> {
+        Ok(RedisCache::new(connect_redis(urls).await?, prefix))
     }
 
     /// A cache on an existing connection (shared with other adapters).
-    pub fn new(conn: ConnectionManager, prefix: &str) -> RedisCache {
+    pub fn new(conn: RedisConn, prefix: &str) -> RedisCache {
         RedisCache {
             conn,
             prefix: prefix.to_owned(),
+            breaker: Arc::default(),
         }
     }
 
     /// This cache's connection, to share with [`RedisLimiter`] and
-    /// [`Revocations`]; clones are cheap and multiplex one connection.
-    pub fn connection(&self) -> ConnectionManager {
+    /// [`Revocations`]; clones are cheap and share its connections.
+    pub fn connection(&self) -> RedisConn {
         self.conn.clone()
     }
 
@@ -109,36 +119,63 @@ impl RedisCache {
         &self.prefix
     }
 
-    /// Deletes every key under this cache's prefix (tests and operators).
+    /// Deletes every key under this cache's prefix (tests and operators),
+    /// and with it the limiter's and revocation store's keys under the
+    /// same prefix. Scans every master of a cluster; fails while one is
+    /// down.
     pub async fn clear(&self) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        let keys: Vec<String> = conn
-            .keys(format!("{}*", self.prefix))
-            .await
-            .map_err(redis_error)?;
-        if !keys.is_empty() {
-            conn.del::<_, ()>(keys).await.map_err(redis_error)?;
+        let pattern = format!("{}*", conn::glob_escape(&self.prefix));
+        let keys = conn.keys_matching(&pattern).await.map_err(redis_error)?;
+        // One DEL per batch; a cluster splits each by slot.
+        for batch in keys.chunks(500) {
+            conn.del::<_, ()>(batch).await.map_err(redis_error)?;
         }
         Ok(())
     }
-}
 
-/// Connects (and checks the connection) to the Redis at `url`, with the
-/// timeouts every adapter here relies on: 2 s to connect, 500 ms per
-/// response, one retry. The manager reconnects by itself after a failure.
-pub async fn connect_redis(url: &str) -> Result<ConnectionManager, CacheError> {
-    let client = redis::Client::open(url).map_err(|e| CacheError::BadUrl(e.to_string()))?;
-    let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Duration::from_secs(2))
-        .set_response_timeout(Duration::from_millis(500))
-        .set_number_of_retries(1);
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        ConnectionManager::new_with_config(client, config),
-    )
-    .await
-    .map_err(|_| CacheError::TimedOut)?
-    .map_err(|e| CacheError::Redis(format!("connecting: {e}")))
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// Redis, unless it failed just now.
+    fn available(&self) -> bool {
+        self.breaker.closed()
+    }
+
+    fn failed(&self, op: &'static str, error: &CacheError) {
+        self.breaker.trip();
+        metrics::counter!("cache_errors_total", "cache" => "redis").increment(1);
+        tracing::warn!(%error, op, "redis cache failed; acting as an empty cache");
+    }
+
+    /// The entry for `key`; a miss when Redis fails or failed just now.
+    async fn get(&self, key: &str) -> Option<Bytes> {
+        if !self.available() {
+            return None;
+        }
+        let mut conn = self.conn.clone();
+        match bounded(conn.get::<_, Option<Vec<u8>>>(self.key(key))).await {
+            Ok(v) => v.map(Bytes::from),
+            Err(e) => {
+                self.failed("get", &e);
+                None
+            }
+        }
+    }
+
+    /// Stores `value` for `ttl` (at least a second); skipped while Redis
+    /// fails.
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) {
+        if !self.available() {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let secs = ttl.as_secs().max(1);
+        if let Err(e) = bounded(conn.set_ex::<_, _, ()>(self.key(key), value, secs)).await {
+            self.failed("put", &e);
+        }
+    }
 }
 
 /// A Redis error as the ports report it.
@@ -155,20 +192,7 @@ impl Cache for AnyCache {
     async fn get(&self, key: &str) -> Option<Bytes> {
         let found = match self {
             AnyCache::Memory(m) => m.inner.get(key).await.map(|(b, _)| b),
-            AnyCache::Redis(r) => {
-                let mut conn = r.conn.clone();
-                match conn
-                    .get::<_, Option<Vec<u8>>>(format!("{}{key}", r.prefix))
-                    .await
-                {
-                    Ok(v) => v.map(Bytes::from),
-                    Err(e) => {
-                        metrics::counter!("cache_errors_total", "cache" => "redis").increment(1);
-                        tracing::warn!(error = %e, "redis cache read failed; treating as a miss");
-                        None
-                    }
-                }
-            }
+            AnyCache::Redis(r) => r.get(key).await,
             AnyCache::None => return None,
         };
         record(self.kind(), found.is_some());
@@ -178,17 +202,7 @@ impl Cache for AnyCache {
     async fn put(&self, key: &str, value: Bytes, ttl: Duration) {
         match self {
             AnyCache::Memory(m) => m.inner.insert(key.to_owned(), (value, ttl)).await,
-            AnyCache::Redis(r) => {
-                let mut conn = r.conn.clone();
-                let secs = ttl.as_secs().max(1);
-                if let Err(e) = conn
-                    .set_ex::<_, _, ()>(format!("{}{key}", r.prefix), value.as_ref(), secs)
-                    .await
-                {
-                    metrics::counter!("cache_errors_total", "cache" => "redis").increment(1);
-                    tracing::warn!(error = %e, "redis cache write failed");
-                }
-            }
+            AnyCache::Redis(r) => r.put(key, &value, ttl).await,
             AnyCache::None => {}
         }
     }
@@ -223,13 +237,13 @@ impl Cache for AnyCache {
 
     async fn ping(&self) -> Result<(), CacheError> {
         match self {
+            // Not behind the breaker: readiness reports what Redis says
+            // now. A cluster answers only when every master does.
             AnyCache::Redis(r) => {
                 let mut conn = r.conn.clone();
-                redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
+                bounded(redis::cmd("PING").query_async::<String>(&mut conn))
                     .await
                     .map(|_| ())
-                    .map_err(redis_error)
             }
             _ => Ok(()),
         }

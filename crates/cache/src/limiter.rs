@@ -11,6 +11,10 @@
 //! an in-process limiter, so limits still hold per instance; for a second
 //! after a failure it does not try Redis at all, so an outage does not slow
 //! every request down by a timeout.
+//!
+//! In Redis each key's window is one key, `{prefix}limit:{key}`, and every
+//! script and transaction here touches that one key only, so they run
+//! unchanged on a Redis Cluster (one node holds the whole window).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -18,10 +22,10 @@ use std::time::Duration;
 
 use emporium_domain::identity::{Decision, Rule};
 use emporium_domain::ports::RateLimiter;
-use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use crate::{bounded, Breaker, CacheError};
+use crate::conn::OneKeyScript;
+use crate::{bounded, Breaker, CacheError, RedisConn};
 
 /// Below this many keys the in-process map is never pruned.
 const PRUNE_FLOOR: usize = 1024;
@@ -143,8 +147,8 @@ impl MemoryLimiter {
 /// Counts one event and starts the window on the first; returns the count
 /// and the window's remaining milliseconds. A key left without expiry
 /// (written by something else) is given one, so it cannot block forever.
-static HIT: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+static HIT: LazyLock<OneKeyScript> = LazyLock::new(|| {
+    OneKeyScript::new(
         r"
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -162,8 +166,8 @@ return {count, ttl}
 
 /// Takes back one hit: decrements a live count above zero, keeping its
 /// expiry (a missing or expired key stays missing).
-static REFUND: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+static REFUND: LazyLock<OneKeyScript> = LazyLock::new(|| {
+    OneKeyScript::new(
         r"
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')
 if count and count > 0 then
@@ -178,7 +182,7 @@ return 0
 /// methods report Redis failures; [`Limiter`] turns them into fallbacks.
 #[derive(Clone)]
 pub struct RedisLimiter {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
 }
 
@@ -186,7 +190,7 @@ impl RedisLimiter {
     /// A limiter on an existing connection (see [`crate::connect_redis`]
     /// and [`crate::RedisCache::connection`]); keys are
     /// `{prefix}limit:{key}`.
-    pub fn new(conn: ConnectionManager, prefix: &str) -> RedisLimiter {
+    pub fn new(conn: RedisConn, prefix: &str) -> RedisLimiter {
         RedisLimiter {
             conn,
             prefix: prefix.to_owned(),
@@ -203,9 +207,8 @@ impl RedisLimiter {
             .unwrap_or(u64::MAX)
             .max(1);
         let mut conn = self.conn.clone();
-        let mut call = HIT.key(self.key(key));
-        call.arg(window_ms);
-        let (count, ttl): (i64, i64) = bounded(call.invoke_async(&mut conn)).await?;
+        let (count, ttl): (i64, i64) =
+            bounded(HIT.run(&mut conn, &self.key(key), &[window_ms])).await?;
         Ok(decide(
             rule,
             u64::try_from(count).unwrap_or(0),
@@ -243,8 +246,7 @@ impl RedisLimiter {
     /// Takes back one hit of `key`, atomically (one Lua script).
     pub async fn refund(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        let call = REFUND.key(self.key(key));
-        bounded(call.invoke_async::<i64>(&mut conn))
+        bounded(REFUND.run::<i64>(&mut conn, &self.key(key), &[]))
             .await
             .map(|_| ())
     }

@@ -10,18 +10,21 @@
 //! reach an instance while Redis is down or absent. For a second after a
 //! failure Redis is not tried at all, so an outage does not slow every
 //! request down by a timeout.
+//!
+//! Each revocation is one key (`SET … PX`, `EXISTS`), with no pub/sub or
+//! streams, so a Redis Cluster needs nothing special: each key lives on
+//! the master that holds its slot.
 
 use std::time::Duration;
 
 use emporium_domain::ports::RevocationStore;
 use moka::future::Cache as Moka;
 use moka::Expiry;
-use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
 use std::sync::Arc;
 
-use crate::{bounded, Breaker, CacheError};
+use crate::{bounded, Breaker, CacheError, RedisConn};
 
 /// How many revoked sessions one instance keeps in memory. Entries live
 /// only as long as an access token, so this is far above any real load.
@@ -54,7 +57,7 @@ impl Expiry<Uuid, Duration> for RevocationTtl {
 
 #[derive(Clone)]
 struct Shared {
-    conn: ConnectionManager,
+    conn: RedisConn,
     prefix: String,
     breaker: Arc<Breaker>,
 }
@@ -103,7 +106,7 @@ impl Revocations {
 
     /// Revocations shared through Redis (see [`crate::connect_redis`] and
     /// [`crate::RedisCache::connection`]), remembered in-process too.
-    pub fn redis(conn: ConnectionManager, prefix: &str) -> Revocations {
+    pub fn redis(conn: RedisConn, prefix: &str) -> Revocations {
         Revocations {
             redis: Some(Shared {
                 conn,

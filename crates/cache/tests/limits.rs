@@ -1,8 +1,10 @@
 //! The rate-limiter contract, run against the in-process limiter and the
-//! Redis one: limits hold exactly (also under 200 concurrent hits), `peek`
-//! never counts, `reset` forgets, `refund` takes back one hit, windows
-//! end; instances sharing a Redis prefix share counts; a limiter whose
-//! Redis dies keeps limiting in process. Redis tests use a unique key prefix, deleted afterwards.
+//! Redis one (a single server, and a three-master Redis Cluster of the
+//! test's own): limits hold exactly (also under 200 concurrent hits),
+//! `peek` never counts, `reset` forgets, `refund` takes back one hit,
+//! windows end; instances sharing a Redis prefix share counts; a limiter
+//! whose Redis dies keeps limiting in process. Redis tests use a unique key
+//! prefix, deleted afterwards.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use emporium_cache::{Limiter, RedisLimiter};
 use emporium_domain::identity::{Decision, Rule};
 use emporium_domain::ports::RateLimiter;
-use support::{clear, connection, unique_prefix, Throwaway};
+use support::{clear, connect, redis_url, unique_prefix, Cluster, Throwaway};
 
 fn rule(limit: u32, window: Duration) -> Rule {
     Rule { limit, window }
@@ -194,18 +196,27 @@ async fn memory_limiter_windows_end() {
     assert_eq!((d.remaining, d.reset_after), (0, Duration::from_secs(10)));
 }
 
+/// The contract on the Redis at `urls`, without the fallback.
+async fn redis_contract(urls: &str) {
+    let prefix = unique_prefix();
+    let l = Strict(RedisLimiter::new(connect(urls).await, &prefix));
+    contract(&l).await;
+    clear(urls, &prefix).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_limiter_honours_the_contract() {
-    let prefix = unique_prefix();
-    let l = Strict(RedisLimiter::new(connection().await, &prefix));
-    contract(&l).await;
-    clear(&prefix).await;
+    redis_contract(&redis_url()).await;
 }
 
 #[tokio::test]
 async fn redis_limiter_windows_end() {
+    redis_windows_end(&redis_url()).await;
+}
+
+async fn redis_windows_end(urls: &str) {
     let prefix = unique_prefix();
-    let l = Strict(RedisLimiter::new(connection().await, &prefix));
+    let l = Strict(RedisLimiter::new(connect(urls).await, &prefix));
     let window = Duration::from_millis(300);
     let r = rule(1, window);
     assert!(l.hit("k", r).await.allowed);
@@ -217,14 +228,18 @@ async fn redis_limiter_windows_end() {
     let d = l.hit("k", r).await;
     assert!(d.allowed);
     assert_window(d, window);
-    clear(&prefix).await;
+    clear(urls, &prefix).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn limiters_sharing_a_redis_prefix_share_counts() {
+    sharing_a_prefix_shares_counts(&redis_url()).await;
+}
+
+async fn sharing_a_prefix_shares_counts(urls: &str) {
     let prefix = unique_prefix();
-    let a = Limiter::redis(RedisLimiter::new(connection().await, &prefix));
-    let b = Limiter::redis(RedisLimiter::new(connection().await, &prefix));
+    let a = Limiter::redis(RedisLimiter::new(connect(urls).await, &prefix));
+    let b = Limiter::redis(RedisLimiter::new(connect(urls).await, &prefix));
     assert_eq!(a.kind(), "redis");
     let r = rule(3, Duration::from_secs(60));
     assert_eq!(a.hit("k", r).await.remaining, 2);
@@ -235,7 +250,18 @@ async fn limiters_sharing_a_redis_prefix_share_counts() {
     b.reset("k").await;
     assert_eq!(a.peek("k", r).await.remaining, 3);
     concurrent_hits_are_exact(&[a, b]).await;
-    clear(&prefix).await;
+    clear(urls, &prefix).await;
+}
+
+/// The Redis tests above, on a Redis Cluster: each key's window lives on
+/// the master holding its slot, and the scripts run there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_limiter_honours_the_contract() {
+    let cluster = Cluster::start().await;
+    let urls = cluster.urls();
+    redis_contract(&urls).await;
+    redis_windows_end(&urls).await;
+    sharing_a_prefix_shares_counts(&urls).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

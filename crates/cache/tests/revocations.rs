@@ -1,5 +1,6 @@
 //! The revocation contract, run against the in-process store and the
-//! Redis-backed one: a revoked session (and only it) is revoked until its
+//! Redis-backed one (a single server, and a three-master Redis Cluster of
+//! the test's own): a revoked session (and only it) is revoked until its
 //! TTL passes; stores sharing a Redis prefix see each other's revocations;
 //! `remember` stays in process; a store whose Redis dies still answers
 //! from what it knows. Redis tests use a unique key prefix, deleted
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use emporium_cache::Revocations;
 use emporium_domain::ports::RevocationStore;
-use support::{clear, connection, unique_prefix, Throwaway};
+use support::{clear, connect, redis_url, unique_prefix, Cluster, Throwaway};
 use uuid::Uuid;
 
 async fn revoked_until_the_ttl_passes(store: &Revocations) {
@@ -33,8 +34,8 @@ async fn revoked_until_the_ttl_passes(store: &Revocations) {
     assert!(store.is_revoked(a).await);
 }
 
-async fn redis_key(prefix: &str, id: Uuid) -> (bool, i64) {
-    let mut conn = connection().await;
+async fn redis_key(urls: &str, prefix: &str, id: Uuid) -> (bool, i64) {
+    let mut conn = connect(urls).await;
     let key = format!("{prefix}revoked:{id}");
     redis::pipe()
         .exists(&key)
@@ -53,22 +54,30 @@ async fn memory_revocations_honour_the_contract() {
 
 #[tokio::test]
 async fn redis_revocations_honour_the_contract() {
+    redis_contract(&redis_url()).await;
+}
+
+async fn redis_contract(urls: &str) {
     let prefix = unique_prefix();
-    let store = Revocations::redis(connection().await, &prefix);
+    let store = Revocations::redis(connect(urls).await, &prefix);
     assert_eq!(store.kind(), "redis");
     revoked_until_the_ttl_passes(&store).await;
-    clear(&prefix).await;
+    clear(urls, &prefix).await;
 }
 
 #[tokio::test]
 async fn stores_sharing_a_redis_prefix_see_each_others_revocations() {
+    sharing_a_prefix_shares_revocations(&redis_url()).await;
+}
+
+async fn sharing_a_prefix_shares_revocations(urls: &str) {
     let prefix = unique_prefix();
-    let a = Revocations::redis(connection().await, &prefix);
-    let b = Revocations::redis(connection().await, &prefix);
+    let a = Revocations::redis(connect(urls).await, &prefix);
+    let b = Revocations::redis(connect(urls).await, &prefix);
     let (id, short, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
     a.revoke(id, Duration::from_secs(60)).await;
     a.revoke(short, Duration::from_millis(300)).await;
-    let (exists, ttl) = redis_key(&prefix, id).await;
+    let (exists, ttl) = redis_key(urls, &prefix, id).await;
     assert!(exists);
     assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
     assert!(b.is_revoked(id).await);
@@ -79,28 +88,42 @@ async fn stores_sharing_a_redis_prefix_see_each_others_revocations() {
     assert!(!a.is_revoked(short).await);
     assert!(b.is_revoked(id).await);
 
-    let elsewhere = Revocations::redis(connection().await, &unique_prefix());
+    let elsewhere = Revocations::redis(connect(urls).await, &unique_prefix());
     assert!(!elsewhere.is_revoked(id).await);
-    clear(&prefix).await;
+    clear(urls, &prefix).await;
 }
 
 #[tokio::test]
 async fn remember_is_local_only() {
+    remember_stays_in_process(&redis_url()).await;
+}
+
+async fn remember_stays_in_process(urls: &str) {
     let prefix = unique_prefix();
-    let a = Revocations::redis(connection().await, &prefix);
-    let b = Revocations::redis(connection().await, &prefix);
+    let a = Revocations::redis(connect(urls).await, &prefix);
+    let b = Revocations::redis(connect(urls).await, &prefix);
     let id = Uuid::now_v7();
     a.remember(id, Duration::from_secs(60)).await;
     assert!(a.is_revoked(id).await);
     assert!(!b.is_revoked(id).await);
-    assert!(!redis_key(&prefix, id).await.0);
+    assert!(!redis_key(urls, &prefix, id).await.0);
 
     let memory = Revocations::memory();
     memory.remember(id, Duration::from_millis(300)).await;
     assert!(memory.is_revoked(id).await);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!memory.is_revoked(id).await);
-    clear(&prefix).await;
+    clear(urls, &prefix).await;
+}
+
+/// The Redis tests above, on a Redis Cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_revocations_honour_the_contract() {
+    let cluster = Cluster::start().await;
+    let urls = cluster.urls();
+    redis_contract(&urls).await;
+    sharing_a_prefix_shares_revocations(&urls).await;
+    remember_stays_in_process(&urls).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,6 +48,10 @@ pub enum Command {
     Paysim(PaysimArgs),
     /// Load-test search against a running server (and, with --direct, straight against the store).
     Bench(BenchArgs),
+    /// A failure drill: steady shopper traffic through a gateway while a fault is injected
+    /// and ended; reports reads answered, writes acknowledged vs found, statuses and the
+    /// time to recover (see scripts/drill.sh).
+    Drill(crate::drill::DrillArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

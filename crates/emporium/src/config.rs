@@ -120,6 +120,16 @@ pub struct StoreConfig {
     pub seed_demo_when_empty: bool,
     /// How long one uncached search may run.
     pub search_timeout_ms: u64,
+    /// PostgreSQL: how long a request waits for a connection.
+    pub acquire_timeout_ms: u64,
+    /// PostgreSQL: consecutive failures that open a server's breaker.
+    pub breaker_failures: u32,
+    /// PostgreSQL: how long an open breaker refuses calls before a trial.
+    pub breaker_cooldown_ms: u64,
+    /// PostgreSQL: how often each server is asked its role and lag.
+    pub probe_interval_ms: u64,
+    /// PostgreSQL: a replica further behind serves no reads.
+    pub max_replica_lag_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +138,9 @@ pub struct CacheConfig {
     pub backend: String,
     pub redis_url: Option<SecretString>,
     pub ttl_secs: u64,
+    /// How long past `ttl_secs` a catalog answer may still be served while
+    /// the database cannot answer.
+    pub stale_secs: u64,
     pub memory_max_bytes: u64,
     /// Prefix of every Redis key, so shops can share a Redis.
     pub key_prefix: String,
@@ -168,6 +181,20 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<ServerRole>,
+}
+
+impl StoreConfig {
+    /// How the PostgreSQL store uses its servers.
+    pub fn pg_options(&self) -> emporium_store::PgOptions {
+        emporium_store::PgOptions {
+            pool_size: self.pool_size,
+            acquire_timeout: Duration::from_millis(self.acquire_timeout_ms),
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: Duration::from_millis(self.breaker_cooldown_ms),
+            probe_interval: Duration::from_millis(self.probe_interval_ms),
+            max_replica_lag: Duration::from_millis(self.max_replica_lag_ms),
+        }
+    }
 }
 
 impl Config {
@@ -236,6 +263,12 @@ impl Config {
             .as_ref()
             .map(|s| s.expose_secret())
             .filter(|s| !s.is_empty())
+    }
+
+    /// How long a catalog answer may be served past its TTL while the
+    /// database cannot answer.
+    pub fn cache_stale(&self) -> Duration {
+        Duration::from_secs(self.cache.stale_secs)
     }
 
     pub fn cache_ttl(&self) -> Duration {

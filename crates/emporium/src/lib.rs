@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod drill;
 mod jobs;
 pub mod seed;
 pub mod startup;

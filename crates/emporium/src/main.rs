@@ -30,7 +30,7 @@ fn command_overrides(command: &Command) -> Overrides {
         Command::Migrate(s) => overrides(None, s),
         Command::Seed(a) => overrides(None, &a.store),
         Command::Bench(a) => overrides(None, &a.store),
-        Command::Paysim(_) => Overrides::default(),
+        Command::Paysim(_) | Command::Drill(_) => Overrides::default(),
     }
 }
 
@@ -61,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Paysim(args) => run_paysim(args).await,
         Command::Bench(args) => bench::run(&config, &args).await,
+        Command::Drill(args) => emporium::drill::run(&args).await,
     }
 }
 

@@ -34,7 +34,7 @@ pub use payments::{payments, PaymentSetup};
 /// Opens the configured store and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = match config.database_url() {
-        Some(url) => Store::connect_postgres(url, config.store.pool_size)
+        Some(urls) => Store::connect_postgres_with(urls, config.store.pg_options())
             .await
             .context("connecting to PostgreSQL")?,
         None => Store::open_sqlite(&config.server.data_dir, config.store.pool_size)
@@ -51,7 +51,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// Connects the configured cache. An unreachable Redis at start-up is an
-/// error: the operator asked for it.
+/// error: the operator asked for it. `REDIS_URL` names one server, or
+/// (several comma-separated URLs) seed nodes of a Redis Cluster.
 pub async fn open_cache(config: &Config) -> anyhow::Result<AnyCache> {
     let backend = match (config.cache.backend.as_str(), config.redis_url()) {
         ("auto", Some(_)) => "redis",
@@ -61,11 +62,12 @@ pub async fn open_cache(config: &Config) -> anyhow::Result<AnyCache> {
     Ok(match backend {
         "redis" => {
             let url = config.redis_url().context("REDIS_URL is not set")?;
-            AnyCache::Redis(
-                RedisCache::connect(url, &config.cache.key_prefix)
-                    .await
-                    .map_err(anyhow::Error::msg)?,
-            )
+            let cache = RedisCache::connect(url, &config.cache.key_prefix)
+                .await
+                .map_err(anyhow::Error::msg)
+                .context("connecting the Redis cache")?;
+            tracing::info!(redis = cache.connection().kind(), "caching in Redis");
+            AnyCache::Redis(cache)
         }
         "none" => AnyCache::None,
         _ => AnyCache::Memory(MemoryCache::new(config.cache.memory_max_bytes)),
@@ -80,7 +82,10 @@ pub async fn catalog(
     cache: AnyCache,
 ) -> anyhow::Result<Arc<Catalog>> {
     let embedded = matches!(store, Store::Sqlite(_));
-    let catalog = Arc::new(CatalogService::new(store, cache, config.cache_ttl()));
+    let catalog = Arc::new(
+        CatalogService::new(store, cache, config.cache_ttl())
+            .with_stale_window(config.cache_stale()),
+    );
     if embedded && config.store.seed_demo_when_empty && catalog.store().product_count().await? == 0
     {
         tracing::info!("the catalog is empty: importing the demo catalog");

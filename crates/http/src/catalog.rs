@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use emporium_domain::catalog::{
-    CategoryNode, ProductDetail, SearchQuery, SearchResult, Suggestion,
+    Answer, CategoryNode, ProductDetail, SearchQuery, SearchResult, Suggestion,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -33,6 +33,26 @@ fn json(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// A cached answer; a stale one (the store could not answer) says so in
+/// `X-Emporium-Degraded: stale`.
+fn answer(a: Answer) -> Response {
+    if !a.stale {
+        return json(a.body);
+    }
+    metrics::counter!("cache_stale_answers_total").increment(1);
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::HeaderName::from_static(crate::degraded::HEADER),
+                crate::degraded::STALE,
+            ),
+        ],
+        a.body,
+    )
+        .into_response()
+}
+
 /// Search products by text, category, brand and price, with facets.
 #[utoipa::path(
     get,
@@ -52,7 +72,7 @@ async fn search(
     let start = Instant::now();
     let body = s.catalog.search(&q).await?;
     metrics::histogram!("search_duration_seconds").record(start.elapsed().as_secs_f64());
-    Ok(json(body))
+    Ok(answer(body))
 }
 
 /// One product with its description and attributes.
@@ -65,13 +85,14 @@ async fn search(
         (status = 200, description = "The product", body = ProductDetail),
         (status = 400, description = "The id is not a UUID", body = ErrorBody),
         (status = 404, description = "No such product", body = ErrorBody),
+        (status = 503, description = "The store is unavailable and no copy of the answer is cached (`degraded`, with `Retry-After`)", body = ErrorBody),
     )
 )]
 async fn product(
     State(s): State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<Json<ProductDetail>, ApiError> {
-    Ok(Json(s.catalog.product(id).await?))
+) -> Result<Response, ApiError> {
+    Ok(answer(s.catalog.product(id).await?))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -120,5 +141,7 @@ async fn suggest(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<SuggestQuery>,
 ) -> Result<Response, ApiError> {
-    Ok(json(s.catalog.suggest(q.q.as_deref().unwrap_or("")).await?))
+    Ok(answer(
+        s.catalog.suggest(q.q.as_deref().unwrap_or("")).await?,
+    ))
 }

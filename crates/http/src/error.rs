@@ -27,6 +27,7 @@ pub enum ErrorCode {
     CartEmpty,
     CartFull,
     Conflict,
+    Degraded,
     EmailTaken,
     Forbidden,
     HeadersTooLarge,
@@ -67,12 +68,13 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 42] = [
+    pub const ALL: [ErrorCode; 43] = [
         ErrorCode::BadRequest,
         ErrorCode::CartChanged,
         ErrorCode::CartEmpty,
         ErrorCode::CartFull,
         ErrorCode::Conflict,
+        ErrorCode::Degraded,
         ErrorCode::EmailTaken,
         ErrorCode::Forbidden,
         ErrorCode::HeadersTooLarge,
@@ -120,6 +122,7 @@ impl ErrorCode {
             ErrorCode::CartEmpty => "cart_empty",
             ErrorCode::CartFull => "cart_full",
             ErrorCode::Conflict => "conflict",
+            ErrorCode::Degraded => "degraded",
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::HeadersTooLarge => "headers_too_large",
@@ -321,7 +324,17 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(cause) => {
                 tracing::error!(%cause, "store unavailable");
-                ApiError::for_status(StatusCode::SERVICE_UNAVAILABLE)
+                metrics::counter!("degraded_responses_total").increment(1);
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Degraded,
+                    "The shop is running in a reduced mode for a moment: you can keep browsing, but this action (checkout, payment, your cart or account) is paused. Please try again in a minute.",
+                )
+                .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+                .with_header(
+                    HeaderName::from_static(crate::degraded::HEADER),
+                    HeaderValue::from_static(crate::degraded::READ_ONLY),
+                )
             }
             StoreError::Conflict(cause) => {
                 ApiError::new(StatusCode::CONFLICT, ErrorCode::Conflict, cause)

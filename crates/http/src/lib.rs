@@ -8,6 +8,7 @@ mod admin;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod degraded;
 pub mod error;
 pub mod extract;
 pub mod identity;
@@ -162,6 +163,7 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
                 .merge(admin::router())
                 .merge(ops::config_router())
                 .merge(webhooks::router())
+                .merge(degraded::router())
                 .with_state(state.clone()),
         );
     }
@@ -198,9 +200,10 @@ pub fn app(state: AppState, features: Features, config: &HttpConfig) -> Router {
             limits::rate_limit,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             auth::authenticate,
         ))
+        .layer(axum::middleware::from_fn_with_state(state, degraded::mark))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -105,35 +105,47 @@ async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready when the store answers. A failing cache only degrades the shop
-/// (requests go to the store), so it is reported but does not fail readiness.
+/// Readiness: whether this instance can serve. It stays ready while the
+/// database is degraded (reads from a replica or stale from the cache,
+/// writes answered 503 `degraded`), so that an outage of the shared
+/// database does not take every instance out of the gateway's rotation;
+/// the body says what is degraded.
 async fn ready(State(s): State<AppState>) -> Response {
     let store = s.catalog.ping_store().await;
     let cache = s.catalog.cache().ping().await;
-    let status = match (&store, &cache) {
-        (Err(_), _) => "unavailable",
-        (Ok(()), Err(_)) => "degraded",
-        _ => "ok",
-    };
-    let code = if store.is_ok() {
-        StatusCode::OK
+    let writes = s.catalog.store().writable();
+    let status = if store.is_ok() && cache.is_ok() && writes {
+        "ok"
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        "degraded"
     };
+    let servers: Vec<_> = s
+        .catalog
+        .store()
+        .servers()
+        .iter()
+        .map(|server| {
+            json!({
+                "role": format!("{:?}", server.role).to_lowercase(),
+                "breaker": format!("{:?}", server.breaker).to_lowercase(),
+                "lag_ms": server.lag.as_millis(),
+            })
+        })
+        .collect();
     let body = json!({
         "status": status,
         "checks": {
-            "store": { "kind": s.store_kind, "ok": store.is_ok() },
+            "store": { "kind": s.store_kind, "ok": store.is_ok(), "writes": writes, "servers": servers },
             "cache": { "kind": s.catalog.cache().kind(), "ok": cache.is_ok() },
         }
     });
     if let Err(e) = &store {
-        tracing::warn!(error = %e, "readiness: store check failed");
+        tracing::warn!(error = %e, "readiness: no database server answers");
     }
     if let Err(e) = &cache {
         tracing::warn!(error = %e, "readiness: cache check failed");
     }
-    (code, Json(body)).into_response()
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 async fn metrics(State(s): State<MetricsState>, headers: HeaderMap) -> Response {

@@ -58,6 +58,7 @@ const ASSETS: &[Asset] = &[
     asset!("assets/js/ui.js", JS),
     asset!("assets/js/typeahead.js", JS),
     asset!("assets/js/payment.js", JS),
+    asset!("assets/js/status.js", JS),
     asset!("assets/js/views/home.js", JS),
     asset!("assets/js/views/search.js", JS),
     asset!("assets/js/views/product.js", JS),

@@ -20,10 +20,13 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
         }
         // Connection exceptions (08…), operator intervention such as an
         // admin shutdown (57P…), or a database that is gone (3D000): the
-        // store is unavailable, not broken.
+        // store is unavailable, not broken. So is a write that reached a
+        // server in recovery (25006: a replica, or a primary just demoted)
+        // before the monitor noticed.
         sqlx::Error::Database(d)
-            if d.code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "3D000") =>
+            if d.code().is_some_and(|c| {
+                c.starts_with("08") || c.starts_with("57P") || c == "3D000" || c == "25006"
+            }) =>
         {
             StoreError::Unavailable(e.to_string())
         }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use emporium_domain::StoreError;
 
-pub use postgres::PgStore;
+pub use postgres::{BreakerState, PgOptions, PgStore, ServerRole, ServerStatus};
 pub use sqlite::SqliteStore;
 
 /// How long a search may run unless configured (`store.search_timeout_ms`).
@@ -44,6 +44,33 @@ impl Store {
     /// Connects to PostgreSQL; run [`Store::migrate`] before use.
     pub async fn connect_postgres(url: &str, pool_size: u32) -> Result<Store, StoreError> {
         Ok(Store::Postgres(PgStore::connect(url, pool_size).await?))
+    }
+
+    /// Connects to PostgreSQL servers (a comma-separated list: a primary
+    /// and replicas, told apart by asking them) with these options.
+    pub async fn connect_postgres_with(
+        urls: &str,
+        options: PgOptions,
+    ) -> Result<Store, StoreError> {
+        Ok(Store::Postgres(PgStore::connect_with(urls, options).await?))
+    }
+
+    /// Whether writes can be made now: always for SQLite; for PostgreSQL,
+    /// whether a primary is known and its circuit breaker is closed.
+    pub fn writable(&self) -> bool {
+        match self {
+            Store::Sqlite(_) => true,
+            Store::Postgres(s) => s.writable(),
+        }
+    }
+
+    /// The PostgreSQL servers and what the store knows of each (none for
+    /// SQLite).
+    pub fn servers(&self) -> Vec<ServerStatus> {
+        match self {
+            Store::Sqlite(_) => Vec::new(),
+            Store::Postgres(s) => s.servers(),
+        }
     }
 
     /// The same store with another time limit per search: a search still

@@ -6,6 +6,7 @@
 // states (rate limited, shop unavailable, network down).
 
 import * as session from "./session.js";
+import { noteResponse } from "./status.js";
 
 export class ApiError extends Error {
   constructor({ status = 0, code = "network", message, details = [], context = null, requestId = "", retryAfter = 0 }) {
@@ -82,6 +83,7 @@ export async function api(path, opts = {}) {
     if (e.name === "AbortError") throw e;
     throw new ApiError({ message: "Could not reach the shop. Check your connection and try again." });
   }
+  noteResponse(res);
   if (onResponse) onResponse(res);
   if (res.status === 401 && signedIn && !opts.retried && !path.startsWith("/api/auth/")) {
     if (await refresh(signedIn)) return api(path, { ...opts, retried: true });
@@ -93,7 +95,8 @@ export async function api(path, opts = {}) {
   const retryAfter = Number(res.headers.get("Retry-After")) || 0;
   // The general rate limit's words are technical; any other 429 says what
   // happened in the server's words.
-  const useServerWords = res.status < 500 && !(res.status === 429 && err.code === "rate_limited") && err.message;
+  // So does `degraded` (503: the shop pauses writes but can be browsed).
+  const useServerWords = (res.status < 500 || err.code === "degraded") && !(res.status === 429 && err.code === "rate_limited") && err.message;
   throw new ApiError({
     status: res.status,
     code: err.code || "http_error",

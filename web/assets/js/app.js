@@ -12,6 +12,7 @@ import * as session from "./session.js";
 import { api, clientConfig } from "./api.js";
 import { $, el, announce, errorPanel, loading } from "./ui.js";
 import { attachTypeahead } from "./typeahead.js";
+import { watchStatus } from "./status.js";
 
 const ROUTES = [
   [/^\/$/, (q) => (["q", "category", "brand", "min_price", "max_price"].some((k) => q.get(k)) ? "search" : "home")],
@@ -142,6 +143,7 @@ function start() {
   refreshCart();
   // Test-mode payments are said on every page (GET /api/config).
   clientConfig().then((c) => { $("test-mode").hidden = !c.test_mode; }).catch(() => {});
+  watchStatus();
   route({ first: true });
 }
 

@@ -18,4 +18,4 @@ pub use search::{
     Cursor, Facets, PriceBand, SearchHit, SearchParams, SearchQuery, SearchResult, SearchText,
     Sort, StoreFacets, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
 };
-pub use service::CatalogService;
+pub use service::{Answer, CatalogService};

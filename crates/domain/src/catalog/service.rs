@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::cursor::{After, Cursor};
 use super::import::{ImportCounts, ProductDraft};
-use super::model::{CategoryNode, ProductDetail};
+use super::model::CategoryNode;
 use super::search::{
     BrandCount, CategoryCount, Facets, PriceBand, SearchParams, SearchQuery, SearchResult,
     SearchText, Sort, StoreFacets, StorePage, StoreSearch, Suggestion, PRICE_BANDS,
@@ -28,10 +28,21 @@ use crate::{DomainError, StoreError, ValidationError};
 /// Most suggestions returned for one prefix.
 pub const MAX_SUGGESTIONS: usize = 10;
 
+/// A cached answer (a JSON body), and whether it is a stale copy served
+/// because the store could not answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: Bytes,
+    pub stale: bool,
+}
+
 pub struct CatalogService<S, C> {
     store: S,
     cache: C,
     ttl: Duration,
+    /// How long past `ttl` an answer may be served while the store is
+    /// unavailable (zero: never).
+    stale: Duration,
     version: AtomicI64,
     categories: RwLock<Arc<CategoryIndex>>,
     clock: Arc<dyn Clock>,
@@ -49,9 +60,51 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
             store,
             cache,
             ttl,
+            stale: Duration::ZERO,
             version: AtomicI64::new(-1),
             categories: RwLock::new(Arc::new(CategoryIndex::default())),
             clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Keeps a copy of each answer for `ttl + window`, served when the
+    /// store is unavailable after the answer has expired.
+    pub fn with_stale_window(mut self, window: Duration) -> Self {
+        self.stale = window;
+        self
+    }
+
+    /// The cached answer for `key`, or `compute`'s (cached for `ttl`, with
+    /// a stale copy kept for `ttl + stale`). When the store is unavailable
+    /// and the answer has expired, the stale copy is served if there is
+    /// one.
+    async fn cached<F>(&self, key: &str, compute: F) -> Result<Answer, DomainError>
+    where
+        F: std::future::Future<Output = Result<Bytes, DomainError>> + Send,
+    {
+        let stale_key = format!("stale:{key}");
+        let keep = self.stale;
+        let fresh = self
+            .cache
+            .get_or_compute(key, self.ttl, async {
+                let body = compute.await?;
+                if !keep.is_zero() {
+                    self.cache
+                        .put(&stale_key, body.clone(), self.ttl + keep)
+                        .await;
+                }
+                Ok(body)
+            })
+            .await;
+        match fresh {
+            Ok(body) => Ok(Answer { body, stale: false }),
+            Err(e @ DomainError::Store(StoreError::Unavailable(_))) if !keep.is_zero() => {
+                match self.cache.get(&stale_key).await {
+                    Some(body) => Ok(Answer { body, stale: true }),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -101,7 +154,7 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
     }
 
     /// `GET /api/products`: the JSON body, from the cache when it is hot.
-    pub async fn search(&self, raw: &SearchQuery) -> Result<Bytes, DomainError> {
+    pub async fn search(&self, raw: &SearchQuery) -> Result<Answer, DomainError> {
         let params = SearchParams::parse(raw)?;
         let version = self.current_version().await?;
         let key = format!(
@@ -114,12 +167,11 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
                 .map(Cursor::encode)
                 .unwrap_or_default()
         );
-        self.cache
-            .get_or_compute(&key, self.ttl, async {
-                let result = self.search_params(&params).await?;
-                Ok(Bytes::from(serde_json::to_vec(&result).map_err(internal)?))
-            })
-            .await
+        self.cached(&key, async {
+            let result = self.search_params(&params).await?;
+            Ok(Bytes::from(serde_json::to_vec(&result).map_err(internal)?))
+        })
+        .await
     }
 
     /// Runs a validated search against the store, bypassing the cache.
@@ -215,15 +267,16 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
     }
 
     /// `GET /api/search/suggest`: up to ten completions of what is typed.
-    pub async fn suggest(&self, q: &str) -> Result<Bytes, DomainError> {
+    pub async fn suggest(&self, q: &str) -> Result<Answer, DomainError> {
         let Some(text) = SearchText::parse(q)? else {
-            return Ok(Bytes::from_static(br#"{"suggestions":[]}"#));
+            return Ok(Answer {
+                body: Bytes::from_static(br#"{"suggestions":[]}"#),
+                stale: false,
+            });
         };
         let version = self.current_version().await?;
         let key = format!("suggest:{version}:{}{}", text.joined(), text.prefix_last());
-        self.cache
-            .get_or_compute(&key, self.ttl, self.compute_suggestions(&text))
-            .await
+        self.cached(&key, self.compute_suggestions(&text)).await
     }
 
     async fn compute_suggestions(&self, text: &SearchText) -> Result<Bytes, DomainError> {
@@ -284,11 +337,19 @@ impl<S: CatalogStore, C: Cache> CatalogService<S, C> {
         Ok(self.category_index().await?.tree().to_vec())
     }
 
-    pub async fn product(&self, id: Uuid) -> Result<ProductDetail, DomainError> {
-        self.store
-            .product(id)
-            .await?
-            .ok_or(DomainError::NotFound { what: "product" })
+    /// `GET /api/products/{id}`: the product as JSON, cached like searches
+    /// (the key carries the catalog version, so a change shows at once).
+    pub async fn product(&self, id: Uuid) -> Result<Answer, DomainError> {
+        let version = self.current_version().await?;
+        self.cached(&format!("product:{version}:{id}"), async {
+            let detail = self
+                .store
+                .product(id)
+                .await?
+                .ok_or(DomainError::NotFound { what: "product" })?;
+            Ok(Bytes::from(serde_json::to_vec(&detail).map_err(internal)?))
+        })
+        .await
     }
 
     /// Creates or replaces one product, found by its SKU, and makes the

@@ -23,9 +23,13 @@ impl Config {
     /// The database URL, the cache, the log format and the store's pool
     /// and search timeout.
     fn validate_backends(&self) -> anyhow::Result<()> {
-        if let Some(url) = self.database_url() {
-            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!("DATABASE_URL must be a postgres:// URL (leave it unset for the embedded SQLite store)");
+        if let Some(urls) = self.database_url() {
+            if !urls
+                .split(',')
+                .map(str::trim)
+                .all(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+            {
+                bail!("DATABASE_URL must be a postgres:// URL, or several separated by commas (leave it unset for the embedded SQLite store)");
             }
         }
         if !matches!(
@@ -42,6 +46,17 @@ impl Config {
         }
         if self.store.pool_size == 0 {
             bail!("store.pool_size must be at least 1");
+        }
+        let s = &self.store;
+        if s.acquire_timeout_ms == 0
+            || s.breaker_failures == 0
+            || s.probe_interval_ms == 0
+            || s.acquire_timeout_ms >= self.server.request_timeout_ms
+        {
+            bail!(
+                "store.acquire_timeout_ms, store.breaker_failures and store.probe_interval_ms must be at least 1, and store.acquire_timeout_ms less than server.request_timeout_ms ({} ms)",
+                self.server.request_timeout_ms
+            );
         }
         if self.store.search_timeout_ms == 0
             || self.store.search_timeout_ms >= self.server.request_timeout_ms

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use emporium_cache::{Limiter, RedisLimiter, Revocations};
 use emporium_domain::identity::Rule;
 use emporium_http::limits::{ApiLimits, ShopLimits};
@@ -10,14 +11,17 @@ use emporium_http::limits::{ApiLimits, ShopLimits};
 use crate::config::Config;
 
 /// Rate limits and session revocations: in Redis (shared by every
-/// instance) when `REDIS_URL` is set, in-process otherwise. Both fall back
-/// to in-process when Redis fails.
+/// instance) when `REDIS_URL` is set — one server, or several
+/// comma-separated seed nodes of a Redis Cluster — in-process otherwise.
+/// Both fall back to in-process when Redis (or a cluster node) fails.
 pub async fn open_limits(config: &Config) -> anyhow::Result<(Limiter, Revocations)> {
     Ok(match config.redis_url() {
         Some(url) => {
             let conn = emporium_cache::connect_redis(url)
                 .await
-                .map_err(anyhow::Error::msg)?;
+                .map_err(anyhow::Error::msg)
+                .context("connecting to Redis for rate limits and revocations")?;
+            tracing::info!(redis = conn.kind(), "rate limits and revocations in Redis");
             let prefix = &config.cache.key_prefix;
             (
                 Limiter::redis(RedisLimiter::new(conn.clone(), prefix)),

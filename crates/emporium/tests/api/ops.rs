@@ -139,7 +139,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
 }
 
 #[tokio::test]
-async fn readiness_fails_when_the_store_is_gone() {
+async fn with_the_store_gone_readiness_says_degraded_and_requests_get_degraded_503s() {
     let app = TestApp::spawn(Backend::Postgres).await;
     assert_eq!(
         app.json("/health/ready", 200).await["checks"]["store"]["kind"],
@@ -163,13 +163,17 @@ async fn readiness_fails_when_the_store_is_gone() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let ready = app.json("/health/ready", 503).await;
-    assert_eq!(ready["status"], "unavailable");
+    // Still in the gateway's rotation (stale answers, the storefront), and
+    // saying what is wrong.
+    let ready = app.json("/health/ready", 200).await;
+    assert_eq!(ready["status"], "degraded");
+    assert_eq!(ready["checks"]["store"]["ok"], false);
     let res = app.get("/api/products?q=uncached-query").await;
     assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
     let body: serde_json::Value = res.json().await.unwrap();
     let text = body.to_string();
-    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(body["error"]["code"], "degraded");
     assert!(
         !text.contains("database") && !text.contains("SQL"),
         "no internals leak: {text}"

@@ -36,12 +36,12 @@ impl CartStore for PgStore {
                 .bind(id)
                 .bind(user_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.primary()?)
                 .await
                 .map_err(db)?;
                 sqlx::query_scalar("SELECT id FROM carts WHERE user_id = $1")
                     .bind(user_id)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.primary()?)
                     .await
                     .map_err(db)
             }
@@ -53,7 +53,7 @@ impl CartStore for PgStore {
                 .bind(id)
                 .bind(token_hash)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.primary()?)
                 .await
                 .map_err(db)?;
                 Ok(id)
@@ -71,7 +71,7 @@ impl CartStore for PgStore {
                     .bind(token_hash.as_str())
             }
         };
-        query.fetch_optional(&self.pool).await.map_err(db)
+        query.fetch_optional(&self.primary()?).await.map_err(db)
     }
 
     async fn cart_lines(&self, cart_id: Uuid) -> Result<Vec<CartLineRecord>, StoreError> {
@@ -83,7 +83,7 @@ impl CartStore for PgStore {
              WHERE l.cart_id = $1 ORDER BY l.added_at, l.product_id",
         )
         .bind(cart_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         rows.into_iter().map(crate::commerce::cart_line).collect()
@@ -98,7 +98,7 @@ impl CartStore for PgStore {
         limits: CartLimits,
         now: UnixMillis,
     ) -> Result<AddOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         lock_carts(&mut tx, &[cart_id]).await?;
         let (lines, has_line) = line_count(&mut tx, cart_id, product_id).await?;
         if !has_line && lines >= i64::from(limits.max_lines) {
@@ -129,7 +129,7 @@ impl CartStore for PgStore {
         quantity: u32,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let done = if quantity == 0 {
             sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1 AND product_id = $2")
                 .bind(cart_id)
@@ -164,13 +164,13 @@ impl CartStore for PgStore {
     ) -> Result<(u64, u64), StoreError> {
         let carts = sqlx::query("DELETE FROM carts WHERE user_id IS NULL AND updated_at < $1")
             .bind(carts_before)
-            .execute(&self.pool)
+            .execute(&self.primary()?)
             .await
             .map_err(db)?
             .rows_affected();
         let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(keys_before)
-            .execute(&self.pool)
+            .execute(&self.primary()?)
             .await
             .map_err(db)?
             .rows_affected();
@@ -180,7 +180,7 @@ impl CartStore for PgStore {
     async fn clear_cart(&self, cart_id: Uuid) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1")
             .bind(cart_id)
-            .execute(&self.pool)
+            .execute(&self.primary()?)
             .await
             .map_err(db)?;
         Ok(())
@@ -196,7 +196,7 @@ impl CartStore for PgStore {
         if from == into {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let (first, second) = if from < into {
             (from, into)
         } else {
@@ -244,7 +244,7 @@ impl CartStore for PgStore {
              FROM products p LEFT JOIN inventory i ON i.product_id = p.id WHERE p.id = $1",
         )
         .bind(product_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.primary()?)
         .await
         .map_err(db)?;
         row.map(crate::commerce::sellable).transpose()

@@ -20,7 +20,7 @@ use crate::error::db;
 
 impl CheckoutStore for PgStore {
     async fn place_order(&self, order: &NewOrder) -> Result<PlaceOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let outcome = run(&mut tx, order).await?;
         if matches!(
             outcome,
@@ -42,7 +42,7 @@ impl CheckoutStore for PgStore {
         sqlx::query_as(CLAIM)
             .bind(scope)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.primary()?)
             .await
             .map_err(db)
     }

@@ -28,7 +28,7 @@ impl IdentityStore for PgStore {
         .bind(password_hash)
         .bind(user.role.as_str())
         .bind(user.created_at)
-        .execute(&self.pool)
+        .execute(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(())
@@ -40,7 +40,7 @@ impl IdentityStore for PgStore {
              WHERE email = $1",
         )
         .bind(email.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.primary()?)
         .await
         .map_err(db)?
         .map(crate::identity::user_record)
@@ -53,7 +53,7 @@ impl IdentityStore for PgStore {
              WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.primary()?)
         .await
         .map_err(db)?
         .map(crate::identity::user_record)
@@ -76,7 +76,7 @@ impl IdentityStore for PgStore {
         .bind(password_hash)
         .bind(now)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.primary()?)
         .await
         .map_err(db)?
         .map(crate::identity::user)
@@ -84,7 +84,7 @@ impl IdentityStore for PgStore {
     }
 
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -112,7 +112,7 @@ impl IdentityStore for PgStore {
         new_hash: &str,
         now: UnixMillis,
     ) -> Result<RefreshOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let outcome = rotate(&mut tx, presented_hash, new_hash, now).await?;
         if matches!(outcome, RefreshOutcome::Ended { .. }) {
             // Leave the token as it was: presenting it again says
@@ -130,7 +130,7 @@ impl IdentityStore for PgStore {
         reason: RevokeReason,
         now: UnixMillis,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.primary()?.acquire().await.map_err(db)?;
         revoke(&mut conn, session_id, reason, now).await
     }
 
@@ -150,7 +150,7 @@ impl IdentityStore for PgStore {
         .bind(reason.as_str())
         .bind(user_id)
         .bind(keep)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)
     }
@@ -169,7 +169,7 @@ impl IdentityStore for PgStore {
         .bind(after.revoked_at)
         .bind(after.session_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(rows.into_iter().map(crate::identity::revoked).collect())
@@ -179,7 +179,7 @@ impl IdentityStore for PgStore {
         // Refresh tokens go with their session (ON DELETE CASCADE).
         sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(&self.primary()?)
             .await
             .map(|r| r.rows_affected())
             .map_err(db)
@@ -190,7 +190,7 @@ impl IdentityStore for PgStore {
             "SELECT kid, algorithm, private_der, public_key, created_at \
              FROM signing_keys ORDER BY created_at, kid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(rows.into_iter().map(crate::identity::key).collect())
@@ -207,7 +207,7 @@ impl IdentityStore for PgStore {
         .bind(key.private_der.as_slice())
         .bind(key.public_key.as_slice())
         .bind(key.created_at)
-        .execute(&self.pool)
+        .execute(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(())
@@ -216,7 +216,7 @@ impl IdentityStore for PgStore {
     async fn remove_signing_key(&self, kid: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
             .bind(kid)
-            .execute(&self.pool)
+            .execute(&self.primary()?)
             .await
             .map_err(db)?;
         Ok(done.rows_affected() > 0)

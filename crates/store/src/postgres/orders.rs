@@ -19,7 +19,7 @@ use crate::error::db;
 
 impl OrderStore for PgStore {
     async fn order(&self, id: Uuid) -> Result<Option<Order>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.primary()?.acquire().await.map_err(db)?;
         load(&mut conn, id).await
     }
 
@@ -36,7 +36,7 @@ impl OrderStore for PgStore {
         .bind(filter.user_id)
         .bind(filter.before)
         .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         rows.into_iter().map(crate::commerce::summary).collect()
@@ -51,7 +51,7 @@ impl OrderStore for PgStore {
         reason: Option<&str>,
         now: UnixMillis,
     ) -> Result<TransitionOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let moved = sqlx::query(
             "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4 \
              AND payment_in_flight IS NULL",
@@ -110,7 +110,7 @@ impl OrderStore for PgStore {
         )
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)
     }

@@ -33,7 +33,7 @@ type JobRow = (Uuid, Uuid, i64, String, String, String, i64, UnixMillis);
 
 impl PaymentStore for PgStore {
     async fn start_payment(&self, p: &NewPayment) -> Result<StartOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let order: Option<(String, Option<Uuid>)> = sqlx::query_as(
             "SELECT status, payment_in_flight FROM orders WHERE id = $1 \
              FOR UPDATE",
@@ -109,7 +109,7 @@ impl PaymentStore for PgStore {
         grace_ms: i64,
         now: UnixMillis,
     ) -> Result<Option<Settled>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let current: Option<(Uuid, String)> = sqlx::query_as(
             "SELECT order_id, status FROM payments WHERE id = $1 \
              FOR UPDATE",
@@ -200,7 +200,7 @@ impl PaymentStore for PgStore {
         .bind(lease_until)
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         rows.into_iter()
@@ -222,7 +222,7 @@ impl PaymentStore for PgStore {
     }
 
     async fn payment(&self, id: Uuid) -> Result<Option<Payment>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.primary()?.acquire().await.map_err(db)?;
         load_payment(&mut conn, id).await
     }
 
@@ -233,7 +233,7 @@ impl PaymentStore for PgStore {
              WHERE provider_reference = $1 ORDER BY id LIMIT 1",
         )
         .bind(reference)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.primary()?)
         .await
         .map_err(db)?;
         row.map(crate::commerce::payment).transpose()
@@ -247,7 +247,7 @@ impl PaymentStore for PgStore {
              (SELECT MIN(created_at) FROM payments WHERE status = 'queued'), \
              (SELECT COUNT(*) FROM refunds WHERE status = 'pending')",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.primary()?)
         .await
         .map_err(db)?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
@@ -263,7 +263,7 @@ impl PaymentStore for PgStore {
         let found: Option<String> =
             sqlx::query_scalar("SELECT id FROM provider_events WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.primary()?)
                 .await
                 .map_err(db)?;
         Ok(found.is_some())
@@ -282,7 +282,7 @@ impl PaymentStore for PgStore {
         .bind(id)
         .bind(kind)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -301,7 +301,7 @@ impl PaymentStore for PgStore {
         .bind(&a.reason)
         .bind(&a.detail)
         .bind(a.at)
-        .execute(&self.pool)
+        .execute(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(())
@@ -313,7 +313,7 @@ impl PaymentStore for PgStore {
              WHERE order_id = $1 ORDER BY at, id",
         )
         .bind(order_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         Ok(rows

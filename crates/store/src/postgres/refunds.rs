@@ -19,7 +19,7 @@ use crate::error::db;
 
 impl RefundStore for PgStore {
     async fn start_refund(&self, r: &NewRefund) -> Result<RefundStart, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let outcome = plan_refund(&mut tx, r).await?;
         if let RefundStart::Started(job) = &outcome {
             sqlx::query(
@@ -54,7 +54,7 @@ impl RefundStore for PgStore {
         settlement: &RefundSettlement,
         now: UnixMillis,
     ) -> Result<Option<Refund>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         let current: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
             "SELECT order_id, payment_id, status, actor FROM refunds WHERE id = $1 \
              FOR UPDATE",
@@ -136,7 +136,7 @@ impl RefundStore for PgStore {
         .bind(lease_until)
         .bind(now)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         let mut jobs = Vec::with_capacity(rows.len());
@@ -144,7 +144,7 @@ impl RefundStore for PgStore {
             let reference: Option<String> =
                 sqlx::query_scalar("SELECT provider_reference FROM payments WHERE id = $1")
                     .bind(payment_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&self.primary()?)
                     .await
                     .map_err(db)?
                     .flatten();

@@ -25,7 +25,7 @@ impl StockStore for PgStore {
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT on_hand, reserved FROM inventory WHERE product_id = $1")
                 .bind(product_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.primary()?)
                 .await
                 .map_err(db)?;
         row.map(|(on_hand, reserved)| {
@@ -46,7 +46,7 @@ impl StockStore for PgStore {
         actor: &str,
         now: UnixMillis,
     ) -> Result<StockChangeOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN").await.map_err(db)?;
+        let mut tx = self.primary()?.begin_with("BEGIN").await.map_err(db)?;
         // A product without a row has none on hand and none reserved.
         ensure_row(&mut tx, product_id, now).await?;
         let row: Option<(i64, i64)> = sqlx::query_as(
@@ -124,7 +124,7 @@ impl StockStore for PgStore {
         )
         .bind(product_id)
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.primary()?)
         .await
         .map_err(db)?;
         rows.into_iter().map(crate::commerce::movement).collect()
@@ -139,7 +139,7 @@ impl StockStore for PgStore {
         )
         .bind(i64::from(on_hand))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.primary()?)
         .await
         .map(|r| r.rows_affected())
         .map_err(db)

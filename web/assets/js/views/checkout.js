@@ -13,6 +13,7 @@ import { api, randomKey } from "../api.js";
 import * as session from "../session.js";
 import { el, field, formErrors, money, errorPanel, $ } from "../ui.js";
 import { loadCart, totalsTable } from "./cart.js";
+import { isDegraded, onDegradedChange } from "../status.js";
 
 const ATTEMPT = "emporium.checkoutAttempt";
 const COUNTRIES = [
@@ -83,6 +84,11 @@ export async function render(ctx) {
   const text = (label, id, props = {}) => field(label, { id, type: "text", dataset: { field: id }, maxlength: "200", ...props });
   const country = field("Country", { id: "country", dataset: { field: "country" }, autocomplete: "country", options: COUNTRIES });
   const button = el("button", { type: "submit", className: "button block", id: "place-order" }, "Continue to payment");
+  // Checkout is paused while the shop is degraded (see status.js).
+  const paused = (on) => { button.disabled = on; button.title = on ? "Checkout is paused for a moment" : ""; };
+  paused(isDegraded());
+  const unwatch = onDegradedChange(paused);
+  ctx.signal.addEventListener("abort", unwatch);
   const form = el("form", { className: "checkout-form", novalidate: true },
     el("div", { className: "form-message" }),
     signedIn
