@@ -31,7 +31,7 @@ pub struct DrillArgs {
     /// The gateway's base URL (on 127.0.0.1).
     #[arg(long)]
     pub target: String,
-    /// A CA certificate (PEM) to trust: the gateway's self-signed one.
+    /// A CA certificate (PEM) to trust: the local gateway's (deploy/nginx/make-cert.sh).
     #[arg(long)]
     pub ca: Option<PathBuf>,
     /// Operations per second (searches, product pages, cart adds, checkouts).
